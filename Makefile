@@ -1,0 +1,46 @@
+# Two commands do all the set-up from a fresh clone (see README):
+#   make book   # virtual environment, install, build the book from the committed results
+#   make test   # the same set-up, then the whole suite (unit tests, notebooks at budget=smoke, book, browser)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+MATHJAX := book/_mathjax/tex-chtml.js
+# CI and a fresh clone read the data from the mirror beside the checkout unless told otherwise.
+export REPRO_DATA_MIRROR ?= $(abspath ../shared/datasets)
+
+.PHONY: install book test notebooks summary browser clean
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements-cpu.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-cpu.txt
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (repro)" >/dev/null
+	touch $(STAMP)
+
+# A local MathJax so the book renders math offline (JB1 would load it from a CDN).
+$(MATHJAX):
+	mkdir -p build/npm book/_mathjax
+	cd build/npm && npm install --silent --no-audit --no-fund mathjax@3 >/dev/null
+	cp -r build/npm/node_modules/mathjax/es5/* book/_mathjax/
+
+# Headless Chromium for the browser test (Debian's package).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+notebooks: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/*.py
+
+summary: $(STAMP)
+	$(BIN)/python -m repro.cli summary
+
+book: $(STAMP) $(MATHJAX)
+	$(BIN)/python -m repro.cli summary
+	$(BIN)/jupyter-book build book --quiet
+	@echo "Book built: book/_build/html/index.html"
+
+test: $(STAMP) $(MATHJAX) browser
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf book/_build build
