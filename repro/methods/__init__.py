@@ -1,0 +1,1 @@
+"""One module per paper: its loss, its inference rule and its hyper-parameters (with their sources)."""

@@ -1,0 +1,408 @@
+"""Zero-Shot Noise2Noise (Mansour & Heckel, CVPR 2023): fit a 22k-parameter network to one noisy image.
+
+No training data: the image y is split by the *pair downsampler* into two half-size images D1(y), D2(y)
+whose noise is independent, and the network f (which predicts noise) is fitted so that each denoised
+half predicts the other (residual loss) and denoising commutes with downsampling (consistency loss):
+
+    L_res  = 1/2 (|D1 - f(D1) - D2|^2 + |D2 - f(D2) - D1|^2)
+    L_cons = 1/2 (|D1 - f(D1) - D1(y - f(y))|^2 + |D2 - f(D2) - D2(y - f(y))|^2)
+
+The paper's only code is the authors' Colab notebook ("Colab" below); every setting is read from it.
+
+Two ways to run the same fit:
+
+* ``path="reference"`` follows the Colab step for step in fp32: the convolutional pair downsampler,
+  three separate forward passes per step, ``optimizer.step()`` then ``scheduler.step()`` every step.
+* ``path="fast"`` computes the same objective faster: the downsampler as strided slicing (equal to
+  the convolution), the two half-size images in one batch, channels_last, and bf16 autocast on CPU
+  (AMP on CUDA); the final denoising pass stays fp32. ``results/zs_n2n/`` holds the measured gap.
+
+>>> g = torch.Generator().manual_seed(0)
+>>> y = torch.rand(1, 3, 6, 8, generator=g)
+>>> ref, fast = pair_downsample_reference(y), pair_downsample(y)
+>>> ref[0].shape, all(torch.allclose(a, b, atol=1e-7) for a, b in zip(ref, fast))
+(torch.Size([1, 3, 3, 4]), True)
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .. import metrics
+from ..device import resolve_device
+from ..evaluate import noisy_input
+from ..models.zsn2n import RECEPTIVE_RADIUS, SLOPE, WIDTH, ZSN2NNet
+from ..progress import progress_bar
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The fit's hyper-parameters; the defaults are the Colab's (the paper gives no other values)."""
+
+    steps: int = 3000  # Colab: max_epoch = 3000 (an "epoch" is one step on the one image)
+    lr: float = 1e-3  # Colab: lr = 0.001, optim.Adam(model.parameters(), lr=lr), default betas
+    lr_step: int = 1000  # Colab: step_size = 1000, optim.lr_scheduler.StepLR, stepped every iteration
+    lr_gamma: float = 0.5  # Colab: gamma = 0.5
+    width: int = WIDTH  # Colab: chan_embed = 48
+    slope: float = SLOPE  # Colab: LeakyReLU(negative_slope=0.2)
+
+
+PAPER = Settings()
+SMOKE_STEPS = 10  # budget "smoke": enough steps to exercise every line, not to denoise
+PATHS = ("reference", "fast")
+
+
+def steps_for_budget(budget: str) -> int:
+    """ZS-N2N is cheap enough that the ``cpu`` budget runs the paper's 3000 steps; ``smoke`` a handful.
+
+    >>> steps_for_budget("smoke"), steps_for_budget("cpu"), steps_for_budget("paper")
+    (10, 3000, 3000)
+    """
+    return SMOKE_STEPS if budget == "smoke" else PAPER.steps
+
+
+# ---------------------------------------------------------------------------------------------------
+# The pair downsampler and the loss
+
+
+def pair_downsample_reference(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Colab ``pair_downsampler``: depthwise stride-2 convolutions with the two diagonal 2x2 averages."""
+    c = y.shape[1]
+    anti = torch.tensor([[0.0, 0.5], [0.5, 0.0]], dtype=y.dtype, device=y.device).repeat(c, 1, 1, 1)
+    diag = torch.tensor([[0.5, 0.0], [0.0, 0.5]], dtype=y.dtype, device=y.device).repeat(c, 1, 1, 1)
+    return F.conv2d(y, anti, stride=2, groups=c), F.conv2d(y, diag, stride=2, groups=c)
+
+
+def pair_downsample(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same two images by slicing (no convolution; an odd last row/column is dropped, as there)."""
+    y = y[..., : y.shape[-2] // 2 * 2, : y.shape[-1] // 2 * 2]
+    top_left, top_right = y[..., 0::2, 0::2], y[..., 0::2, 1::2]
+    bottom_left, bottom_right = y[..., 1::2, 0::2], y[..., 1::2, 1::2]
+    return (top_right + bottom_left) / 2, (top_left + bottom_right) / 2
+
+
+def loss_reference(model: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
+    """Colab ``loss_func``, line for line: residual + consistency, MSE means."""
+    noisy1, noisy2 = pair_downsample_reference(y)
+    pred1 = noisy1 - model(noisy1)
+    pred2 = noisy2 - model(noisy2)
+    loss_res = 0.5 * (F.mse_loss(noisy1, pred2) + F.mse_loss(noisy2, pred1))
+    denoised1, denoised2 = pair_downsample_reference(y - model(y))
+    loss_cons = 0.5 * (F.mse_loss(pred1, denoised1) + F.mse_loss(pred2, denoised2))
+    return loss_res + loss_cons
+
+
+def loss_fast(model: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
+    """The same loss with both half images in one forward pass; subtractions and MSEs stay fp32."""
+    noisy1, noisy2 = pair_downsample(y)
+    halves = torch.cat([noisy1, noisy2]).contiguous(memory_format=torch.channels_last)
+    noise1, noise2 = model(halves).chunk(2)
+    pred1, pred2 = noisy1 - noise1.float(), noisy2 - noise2.float()
+    loss_res = 0.5 * (F.mse_loss(noisy1, pred2) + F.mse_loss(noisy2, pred1))
+    denoised1, denoised2 = pair_downsample(y - model(y).float())
+    loss_cons = 0.5 * (F.mse_loss(pred1, denoised1) + F.mse_loss(pred2, denoised2))
+    return loss_res + loss_cons
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fitting one image, and denoising with the fitted network
+
+
+@dataclass
+class Fit:
+    model: ZSN2NNet
+    steps: int
+    seconds: float  # wall time of the optimisation loop alone
+    final_loss: float
+    precision: str  # "fp32", "bf16" or "fp16"
+
+
+def fast_precision(device: torch.device) -> str:
+    """Mixed precision the fast path uses here: bf16 where the hardware has it, else fp16 (CUDA) or fp32."""
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return "bf16"
+    return "fp32"  # emulated bf16 would be slower than fp32
+
+
+def _random_window(shape, max_pixels: int, generator: torch.Generator) -> tuple[slice, slice]:
+    """An even-aligned window of at most ``max_pixels`` pixels (keeps the downsampler's 2x2 cells)."""
+    h, w = shape[-2:]
+    wh = min(h, max(2, int(math.sqrt(max_pixels)) // 2 * 2))
+    ww = min(w, max(2, max_pixels // wh // 2 * 2))
+    top = int(torch.randint(0, (h - wh) // 2 + 1, (1,), generator=generator)) * 2
+    left = int(torch.randint(0, (w - ww) // 2 + 1, (1,), generator=generator)) * 2
+    return slice(top, top + wh), slice(left, left + ww)
+
+
+def fit(noisy: torch.Tensor, steps: int | None = None, path: str = "fast", device: str | torch.device = "auto",
+        seed: int = 0, settings: Settings = PAPER, max_pixels: int | None = None, progress: bool = False) -> Fit:
+    """Fit a fresh network to one noisy image (1, C, H, W) on [0, 1] and return it.
+
+    ``seed`` fixes the initial weights (the same on every device). ``max_pixels`` (not in the paper, off by
+    default) bounds memory on very large photos: each step then fits a random window of that many pixels.
+
+    >>> x = torch.rand(1, 1, 16, 16)
+    >>> result = fit(x, steps=3, device="cpu")
+    >>> result.steps, result.model.channels
+    (3, 1)
+    """
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, got '{path}'")
+    if noisy.dim() != 4 or noisy.shape[0] != 1:
+        raise ValueError(f"fit takes one image of shape (1, C, H, W), got {tuple(noisy.shape)}")
+    if min(noisy.shape[-2:]) < 2:
+        raise ValueError(f"the pair downsampler needs an image of at least 2x2 pixels, got {tuple(noisy.shape)}")
+    device = resolve_device(device) if isinstance(device, str) else device
+    steps = settings.steps if steps is None else steps
+    with torch.random.fork_rng(devices=[]):  # initial weights drawn on CPU: identical on every device
+        torch.manual_seed(seed)
+        model = ZSN2NNet(noisy.shape[1], settings.width, settings.slope)
+    model.to(device)
+    y = noisy.to(device, torch.float32)
+    precision, autocast, loss_fn = "fp32", contextlib.nullcontext(), loss_reference
+    if path == "fast":
+        model.to(memory_format=torch.channels_last)
+        y = y.contiguous(memory_format=torch.channels_last)
+        loss_fn, precision = loss_fast, fast_precision(device)
+        if precision != "fp32":
+            dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+            autocast = torch.autocast(device.type, dtype=dtype)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.lr_step, gamma=settings.lr_gamma)
+    windows = torch.Generator().manual_seed(seed)
+    crop = max_pixels is not None and y.shape[-2] * y.shape[-1] > max_pixels
+    loss = torch.zeros(())
+    start = time.perf_counter()
+    with torch.enable_grad():  # evaluate() calls denoisers under no_grad
+        for _ in progress_bar(range(steps), desc="zs-n2n fit", leave=False, disable=not progress):
+            target = y[(..., *_random_window(y.shape, max_pixels, windows))] if crop else y
+            with autocast:
+                loss = loss_fn(model, target)
+            optimizer.zero_grad()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return Fit(model, steps, time.perf_counter() - start, float(loss.detach()), precision)
+
+
+@torch.no_grad()
+def denoise_with(model: torch.nn.Module, noisy: torch.Tensor, tile: int = 1024) -> torch.Tensor:
+    """Colab ``denoise``: clamp(y - f(y), 0, 1), in fp32, over tiles so that large photos fit in memory.
+
+    Tiles overlap by the network's receptive radius, so the result equals one whole-image pass.
+
+    >>> net = ZSN2NNet(1)
+    >>> y = torch.rand(1, 1, 40, 30)
+    >>> torch.allclose(denoise_with(net, y, tile=16), denoise_with(net, y, tile=64), atol=1e-6)
+    True
+    """
+    param = next(model.parameters())
+    model = model.float()
+    h, w = noisy.shape[-2:]
+    out = torch.empty(noisy.shape, dtype=torch.float32)
+    r = RECEPTIVE_RADIUS
+    for top in range(0, h, tile):
+        for left in range(0, w, tile):
+            t0, l0 = max(top - r, 0), max(left - r, 0)
+            t1, l1 = min(top + tile + r, h), min(left + tile + r, w)
+            y = noisy[..., t0:t1, l0:l1].to(param.device, torch.float32)
+            estimate = (y - model(y)).clamp(0, 1).cpu()
+            out[..., top:top + tile, left:left + tile] = estimate[..., top - t0:top - t0 + tile,
+                                                                  left - l0:left - l0 + tile]
+    return out
+
+
+class ZeroShotN2N:
+    """A denoiser callable for :func:`repro.evaluate.evaluate`: fits a fresh network to each image.
+
+    ``last_fits`` keeps the :class:`Fit` of each image of the last call (for timings).
+
+    >>> denoiser = ZeroShotN2N(steps=2, device="cpu")
+    >>> denoiser(torch.rand(2, 3, 8, 8)).shape
+    torch.Size([2, 3, 8, 8])
+    """
+
+    name = "zs-n2n"
+
+    def __init__(self, steps: int | None = None, path: str = "fast", device: str | torch.device = "auto",
+                 seed: int = 0, settings: Settings = PAPER, max_pixels: int | None = None, progress: bool = False):
+        self.steps, self.path, self.seed, self.settings = steps, path, seed, settings
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.max_pixels, self.progress = max_pixels, progress
+        self.last_fits: list[Fit] = []
+
+    def __call__(self, noisy: torch.Tensor) -> torch.Tensor:
+        self.last_fits = []
+        out = []
+        for image in noisy:
+            result = fit(image[None], self.steps, self.path, self.device, self.seed, self.settings,
+                         self.max_pixels, self.progress)
+            self.last_fits.append(result)
+            out.append(denoise_with(result.model, image[None].cpu()))
+        return torch.cat(out).to(noisy.device)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The published check: centre crops, both paths on the same noisy crop
+
+
+def centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """The central size x size window (the whole image along a shorter side).
+
+    >>> centre_crop(torch.zeros(1, 3, 512, 768), 256).shape
+    torch.Size([1, 3, 256, 256])
+    """
+    h, w = x.shape[-2:]
+    top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
+    return x[..., top:top + size, left:left + size]
+
+
+CROP_COLUMNS = ["dataset", "image", "crop", "path", "precision", "steps", "noisy_psnr_db", "psnr_db",
+                "fit_seconds", "threads"]
+
+
+def crop_check(protocol, noise, dataset: str, images, crop: int | None, paths: dict[str, int | None],
+               csv_path: str | Path, steps: int | None = None, seed: int = 0,
+               device: str | torch.device = "auto", progress: bool = True) -> pd.DataFrame:
+    """Fit each (image, path) on the same noisy crop; one row per fit, appended to ``csv_path`` as it goes.
+
+    ``images`` are :class:`repro.data.Image` of ``dataset`` in set order (their index seeds the noise,
+    as in :func:`repro.evaluate.evaluate`); ``paths`` maps each path to how many of the first images it
+    runs on (``None``: all), so the slow reference path can be timed on a few. ``crop=None`` keeps the
+    full image. Rows already in the CSV are skipped: a killed check resumes.
+    """
+    csv_path = Path(csv_path)
+    done = set()
+    if csv_path.exists() and csv_path.stat().st_size:
+        previous = pd.read_csv(csv_path, dtype={"image": str})
+        done = {(r.dataset, r.image, int(r.crop), r.path) for r in previous.itertuples()}
+    crop_label = crop or 0
+    jobs = [(index, image, path) for index, image in enumerate(images) for path, count in paths.items()
+            if (count is None or index < count) and (dataset, image.name, crop_label, path) not in done]
+    new_file = not done
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    with csv_path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CROP_COLUMNS)
+        if new_file:
+            writer.writeheader()
+        for index, image, path in progress_bar(jobs, desc=f"zs-n2n {dataset} crops", disable=not progress):
+            clean = protocol.prepare(image.pixels, dataset)
+            clean = centre_crop(clean, crop) if crop else clean
+            noisy = noisy_input(protocol, noise, clean, dataset, index, 0)
+            result = fit(noisy, steps, path, device, seed, progress=progress)
+            estimate = denoise_with(result.model, noisy)
+            writer.writerow({
+                "dataset": dataset, "image": image.name, "crop": crop_label, "path": path,
+                "precision": result.precision, "steps": result.steps,
+                "noisy_psnr_db": round(float(metrics.psnr(noisy.clamp(0, 1), clean, protocol.psnr)[0]), 4),
+                "psnr_db": round(float(metrics.psnr(estimate, clean, protocol.psnr)[0]), 4),
+                "fit_seconds": round(result.seconds, 2), "threads": torch.get_num_threads(),
+            })
+            handle.flush()
+    return pd.read_csv(csv_path, dtype={"image": str})
+
+
+def compare_paths(table: pd.DataFrame) -> pd.DataFrame:
+    """Per image fitted by both paths: PSNR of each, their difference and the fast path's speed-up.
+
+    >>> rows = [("a", "reference", 30.00, 100.0), ("a", "fast", 30.02, 40.0), ("b", "fast", 29.0, 40.0)]
+    >>> t = pd.DataFrame(rows, columns=["image", "path", "psnr_db", "fit_seconds"]).assign(dataset="k", crop=0)
+    >>> compare_paths(t)[["image", "delta_db", "speedup"]].values.tolist()
+    [['a', 0.02, 2.5]]
+    """
+    keys = ["dataset", "image", "crop"]
+    ref = table[table.path == "reference"].set_index(keys)
+    fast = table[table.path == "fast"].set_index(keys)
+    both = ref.join(fast, lsuffix="_reference", rsuffix="_fast", how="inner")
+    out = pd.DataFrame({
+        "psnr_reference_db": both.psnr_db_reference, "psnr_fast_db": both.psnr_db_fast,
+        "delta_db": (both.psnr_db_fast - both.psnr_db_reference).round(4),
+        "seconds_reference": both.fit_seconds_reference, "seconds_fast": both.fit_seconds_fast,
+        "speedup": (both.fit_seconds_reference / both.fit_seconds_fast).round(2),
+    })
+    return out.reset_index()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Run folders written by the notebook (and by long background runs calling the same functions)
+
+
+def run_name(noise, dataset: str, budget: str, crop: int | None = None, n_images: int | None = None) -> str:
+    """Folder name of a ZS-N2N run; ``cpu`` and ``paper`` budgets share it (both are the paper's 3000 steps).
+
+    >>> from repro.noise import Gaussian
+    >>> run_name(Gaussian(25), "kodak24", "cpu"), run_name(Gaussian(25), "kodak24", "smoke", crop=256, n_images=1)
+    ('sigma25_kodak24', 'crops256_sigma25_kodak24_first1_smoke')
+    """
+    name = f"{noise.label.replace('=', '')}_{dataset}"
+    if crop:
+        name = f"crops{crop}_{name}"
+    if n_images is not None:
+        name += f"_first{n_images}"
+    return name + ("_smoke" if steps_for_budget(budget) != PAPER.steps else "")
+
+
+def _open_run(results_dir, name: str, noise, protocol, budget: str, device, steps: int, seed: int, **params):
+    from ..runs import Run
+
+    return Run.open(results_dir, "zs_n2n", name, method="zs-n2n", noise=noise.name, param=noise.label,
+                    protocol=protocol.name, budget=budget, device=str(device), iterations=steps,
+                    train_wall_s=0.0, seed=seed,
+                    params={"steps": steps, "lr": PAPER.lr, "lr_step": PAPER.lr_step, "lr_gamma": PAPER.lr_gamma,
+                            "width": PAPER.width, "threads": torch.get_num_threads(), **params})
+
+
+def crop_check_run(results_dir, protocol, noise, dataset: str = "kodak24", crop: int = 256,
+                   n_images: int | None = None, n_reference: int = 0, budget: str = "cpu",
+                   device: str | torch.device = "auto", seed: int = 0, progress: bool = True):
+    """The published check in a run folder: per-crop PSNR of the fast path on the first ``n_images`` crops,
+    and of the fp32 reference path on the first ``n_reference`` of them (same noisy crops), in
+    ``per_crop.csv``. Not a per-image table of the full set, so it stays out of ``summary.csv``."""
+    from .. import data
+
+    device = resolve_device(device) if isinstance(device, str) else device
+    steps = steps_for_budget(budget)
+    images = data.load(dataset)[:n_images]
+    run = _open_run(results_dir, run_name(noise, dataset, budget, crop, n_images), noise, protocol, budget,
+                    device, steps, seed, crop=crop, dataset=dataset, n_reference=n_reference,
+                    fast_precision=fast_precision(device))
+    table = crop_check(protocol, noise, dataset, images, crop, {"reference": n_reference, "fast": None},
+                       run.path / "per_crop.csv", steps, seed, device, progress)
+    compare = compare_paths(table)
+    run.finish(n_fits=len(table), mean_speedup=float(compare.speedup.mean()) if len(compare) else None,
+               max_abs_delta_db=float(compare.delta_db.abs().max()) if len(compare) else None)
+    return run, table
+
+
+def full_set_run(results_dir, protocol, noise, dataset: str, n_images: int | None = None, budget: str = "cpu",
+                 device: str | torch.device = "auto", seed: int = 0, progress: bool = True):
+    """Evaluate ZS-N2N (fast path) on full-size images of a set, resumable image by image."""
+    from ..evaluate import evaluate
+
+    device = resolve_device(device) if isinstance(device, str) else device
+    steps = steps_for_budget(budget)
+    run = _open_run(results_dir, run_name(noise, dataset, budget, None, n_images), noise, protocol, budget,
+                    device, steps, seed, dataset=dataset, n_images=n_images, path="fast",
+                    fast_precision=fast_precision(device))
+    denoiser = ZeroShotN2N(steps=steps, path="fast", device=device, seed=seed)
+    start = time.perf_counter()
+    table = evaluate(denoiser, protocol, noise, datasets=[dataset], n_images=n_images,
+                     per_image_csv=run.per_image_csv, device=device, progress=progress)
+    # Reached only when every image is done (an interrupted run stays "running" and resumes).
+    run.finish(eval_wall_s=round(run.info.get("eval_wall_s", 0.0) + time.perf_counter() - start, 1),
+               fit_seconds_mean=round(float(table.seconds.mean()), 2))
+    return run, table
