@@ -325,9 +325,8 @@ def compare_paths(table: pd.DataFrame) -> pd.DataFrame:
     [['a', 0.02, 2.5]]
     """
     keys = ["dataset", "image", "crop"]
-    ref = table[table.path == "reference"].set_index(keys)
-    fast = table[table.path == "fast"].set_index(keys)
-    both = ref.join(fast, lsuffix="_reference", rsuffix="_fast", how="inner")
+    both = pd.merge(table[table.path == "reference"], table[table.path == "fast"], on=keys,
+                    suffixes=("_reference", "_fast")).set_index(keys)
     out = pd.DataFrame({
         "psnr_reference_db": both.psnr_db_reference, "psnr_fast_db": both.psnr_db_fast,
         "delta_db": (both.psnr_db_fast - both.psnr_db_reference).round(4),
