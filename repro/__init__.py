@@ -1,6 +1,11 @@
-"""repro: five self-supervised denoising papers re-implemented under one evaluation protocol."""
-from . import data, metrics, noise, protocols
-from .evaluate import evaluate, summarize
+"""repro: five self-supervised denoising papers re-implemented under one evaluation protocol.
 
-__all__ = ["data", "metrics", "noise", "protocols", "evaluate", "summarize"]
+>>> import repro
+>>> callable(repro.load)
+True
+"""
+from . import data, metrics, noise, protocols
+from .checkpoints import Denoiser, load
+
+__all__ = ["data", "metrics", "noise", "protocols", "Denoiser", "load"]
 __version__ = "0.1.0"

@@ -23,24 +23,15 @@ from typing import Callable
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 
 from . import data, metrics
+from .imageops import pad_reflect
 from .noise import Gaussian, NoiseModel
 from .progress import progress_bar
 from .protocols import Protocol
 
 Denoiser = Callable[[torch.Tensor], torch.Tensor]
 COLUMNS = ["dataset", "image", "repeat", "psnr_db", "seconds"]
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad bottom/right so H and W are multiples of ``multiple``; returns the original size."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect")
-    return x, (h, w)
 
 
 def noisy_input(protocol: Protocol, noise: NoiseModel, clean: torch.Tensor, dataset: str, index: int,
@@ -96,7 +87,8 @@ def evaluate(
             clean = protocol.prepare(image.pixels, name)
             noisy = noisy_input(protocol, noise, clean, name, index, repeat)
             start = time.perf_counter()
-            padded, (h, w) = pad_to_multiple(noisy, protocol.pad_multiple)
+            h, w = noisy.shape[-2:]
+            padded = pad_reflect(noisy, protocol.pad_multiple) if protocol.pad_multiple > 1 else noisy
             with torch.no_grad():
                 estimate = denoiser(padded.to(device)).float().cpu()[..., :h, :w]
             seconds = time.perf_counter() - start
@@ -126,3 +118,29 @@ def summarize(table: pd.DataFrame) -> pd.DataFrame:
         out.append({"dataset": name, "psnr_db": round(mean, 3), "ci95_db": round(ci, 3),
                     "n_images": int(per_image.size), "n_evaluations": int(len(group))})
     return pd.DataFrame(out)
+
+
+class Validator:
+    """Mean PSNR of a model on a few fixed, centre-cropped noisy images: the training curve's monitor.
+
+    Used only to draw the curve, never to select weights (the final weights are always evaluated).
+    """
+
+    def __init__(self, dataset: str, noise: NoiseModel, n_images: int = 4, crop: int = 256, channels: int = 3,
+                 flavour: str = "uint8", seed: int = 12345):
+        clean = []
+        for image in data.load(dataset)[:n_images]:
+            px = data.to_rgb(image.pixels) if channels == 3 else data.to_gray(image.pixels)
+            h, w = px.shape[:2]
+            c = min(crop, h, w)
+            top, left = (h - c) // 2, (w - c) // 2
+            clean.append(torch.from_numpy(px[top:top + c, left:left + c].copy()).permute(2, 0, 1).float() / 255)
+        self.clean = torch.stack(clean)
+        self.noisy = noise(self.clean, generator=torch.Generator().manual_seed(seed))
+        self.flavour = flavour
+
+    def __call__(self, model) -> float:
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            out = model(self.noisy.to(device)).float().cpu()
+        return float(metrics.psnr(out, self.clean, self.flavour).mean())

@@ -1,0 +1,139 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Noise2Noise (Lehtinen et al., ICML 2018)
+#
+# Trains the official U-Net with noisy targets (N2N) or clean targets (N2C), evaluates it under the
+# Noise2Noise protocol (Kodak24, BSD300 test, Set14; one seeded realisation; uint8 PSNR) and writes a run
+# folder under `results/noise2noise/`. Run it top to bottom, or with papermill:
+#
+#     papermill notebooks/noise2noise.ipynb - -p method n2c -p budget cpu
+
+# %% tags=["parameters"]
+method: str = "n2n"  # n2n (noisy targets) | n2c (clean targets)
+noise: str = "gaussian"  # gaussian | poisson
+sigma: float = 25.0  # Gaussian test noise level, 0-255 scale (training draws sigma ~ U[0,50])
+lam: float = 30.0  # Poisson test photon count lambda (training draws lambda ~ U[0,50])
+budget: str = "auto"  # smoke | cpu | paper | auto (paper on a GPU, cpu otherwise)
+device: str = "auto"  # auto | cpu | cuda
+precision: str = "bf16"  # bf16 (autocast; channels_last on CPU) | fp32
+seed: int = 0  # seeds the training crops and noise
+results_dir: str = ""  # folder for run folders (empty: results/ of this repository)
+time_limit_min: float = 0.0  # pause training (checkpointed) after this many minutes (0: no limit)
+
+# %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+
+import repro
+import repro.evaluate
+from repro import data, noise as noises, protocols, runs
+from repro.device import resolve_budget, resolve_device
+from repro.evaluate import Validator
+from repro.methods import noise2noise as n2n
+from repro.models import UNet
+from repro.patches import PatchSampler
+from repro.pipeline import train_and_evaluate
+from repro.train import TrainConfig
+
+dev = resolve_device(device)
+budget = resolve_budget(budget, dev)
+results = Path(results_dir) if results_dir else runs.default_results_dir()
+hp = n2n.BUDGETS[budget]
+test_noise = noises.make(noise, sigma if noise == "gaussian" else lam)
+print(f"device={dev} budget={budget} test noise {test_noise.label}; hyper-parameters {hp}")
+
+# %% [markdown]
+# ## Training data and schedule
+# The paper trained on ~50k ImageNet validation images; offline we use CBSD432 without the 32 scenes that
+# belong to BSD300's test split (400 images). Each noisy copy draws its own noise level from the range.
+
+# %%
+train_images = [im.pixels for im in data.load(n2n.TRAIN_SET, exclude=n2n.TRAIN_EXCLUDE)][: hp["train_images"]]
+sampler = PatchSampler(train_images, hp["patch_size"], n2n.training_noise(noise), copies=2, seed=seed)
+config = TrainConfig(iterations=hp["iterations"], batch_size=hp["batch_size"], lr=n2n.LR, betas=n2n.BETAS,
+                     rampdown_fraction=hp["rampdown_fraction"], precision=precision, seed=seed,
+                     val_every=hp["val_every"], checkpoint_every=max(hp["val_every"], 10),
+                     log_every=min(50, hp["val_every"]))
+validator = Validator("kodak24", test_noise, n_images=4, crop=256)
+print(len(train_images), "training images;", sampler.label)
+
+# %% [markdown]
+# ## Train and evaluate
+
+# %%
+run_name = f"{method}_{noise}_{budget}_seed{seed}"
+run = train_and_evaluate(
+    results_dir=results, paper="noise2noise", run_name=run_name, method=method, model=UNet(3),
+    architecture="unet", arch_kwargs={"in_channels": 3}, loss_fn=n2n.LOSSES[method](), sampler=sampler,
+    config=config, protocol=protocols.get("noise2noise"), eval_noise=test_noise, budget=budget, device=dev,
+    params={"method": method, "noise": noise, "sigma": sigma, "lam": lam, "precision": precision,
+            "train_set": f"{n2n.TRAIN_SET} minus {n2n.TRAIN_EXCLUDE} ({len(train_images)} images)",
+            "train_noise": n2n.training_noise(noise).label, **hp},
+    validate=validator, eval_images=hp["eval_images"], time_limit_s=time_limit_min * 60 or None,
+)
+run.path
+
+# %% [markdown]
+# ## Training curve
+# Validation PSNR on four fixed 256×256 Kodak crops, for monitoring only (the final weights are evaluated).
+
+# %%
+import pandas as pd
+
+curve = pd.read_csv(run.path / "curve.csv")
+fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
+ax[0].plot(curve.iteration, curve.loss)
+ax[0].set(xlabel="iteration", ylabel="training loss (L2)", yscale="log")
+val = curve.dropna(subset=["val_psnr_db"])
+ax[1].plot(val.iteration, val.val_psnr_db, marker="o")
+ax[1].set(xlabel="iteration", ylabel="validation PSNR (dB)")
+fig.suptitle(f"{method.upper()} {test_noise.label}, budget {budget}")
+fig.tight_layout()
+fig.savefig(run.path / "curve.png", dpi=100)
+
+# %% [markdown]
+# ## Visual comparison
+# Noisy, every trained Noise2Noise-paper model with the same noise and budget found in results/, and clean.
+
+# %%
+protocol = protocols.get("noise2noise")
+image = data.load("kodak24")[22]
+clean = protocol.prepare(image.pixels, "kodak24")
+noisy = repro.evaluate.noisy_input(protocol, test_noise, clean, "kodak24", 22, 0)
+panels = {"noisy": noisy}
+for other in sorted((results / "noise2noise").glob(f"*_{noise}_{budget}_seed{seed}")):
+    if (other / "model.pt").exists():
+        panels[other.name.split("_")[0].upper()] = repro.load(other, device=dev)(noisy)
+panels["clean"] = clean
+crop = (slice(100, 300), slice(250, 450))
+fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.2))
+for ax, (title, img) in zip(axes, panels.items()):
+    psnr = repro.metrics.psnr(img, clean, "uint8")[0]
+    ax.imshow(img[0].clamp(0, 1).permute(1, 2, 0)[crop].numpy())
+    ax.set_title(title if title == "clean" else f"{title}\n{psnr:.2f} dB")
+    ax.axis("off")
+fig.tight_layout()
+fig.savefig(run.path / "comparison_kodim23.png", dpi=100)
+
+# %% [markdown]
+# ## Reproduced vs claimed
+
+# %%
+summary = runs.summary(results)
+summary[(summary.paper == "noise2noise") & (summary.noise == noise)]

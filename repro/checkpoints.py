@@ -1,0 +1,90 @@
+"""Save a trained model with what is needed to rebuild it, and load it back as a denoiser.
+
+``repro.load(path)`` takes a run folder (it reads ``model.pt`` there) or a checkpoint file and returns a
+:class:`Denoiser`: a callable from a noisy float tensor (N, C, H, W) on the [0, 1] scale to the denoised
+tensor. A method whose output is not simply the network's (SSDN's posterior mean, Noise2Score's Tweedie
+step) provides ``make_denoiser(model, **inference)`` in its module ``repro.methods.<paper>``.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import torch
+
+from .device import resolve_device
+from .train import autocast
+
+MODEL_FILE = "model.pt"
+
+
+def _architectures() -> dict:
+    from .models import unet
+
+    found = {"unet": unet.UNet}
+    for module, names in (("blindspot", ("BlindSpotUNet",)), ("zsn2n", ("ZSN2NNet",))):
+        try:
+            mod = importlib.import_module(f"repro.models.{module}")
+        except ImportError:
+            continue
+        found.update({n.lower(): getattr(mod, n) for n in names if hasattr(mod, n)})
+    return found
+
+
+def save_model(path: str | Path, model: torch.nn.Module, architecture: str, arch_kwargs: dict, paper: str,
+               method: str, inference: dict | None = None, info: dict | None = None) -> Path:
+    """Write weights (fp32, CPU) with the recipe to rebuild the network and its inference rule."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+    torch.save({"architecture": architecture, "arch_kwargs": arch_kwargs, "paper": paper, "method": method,
+                "inference": inference or {}, "info": info or {}, "state_dict": state}, path)
+    return path
+
+
+class Denoiser:
+    """A trained network plus its inference rule, as a callable on noisy [0, 1] tensors."""
+
+    def __init__(self, model: torch.nn.Module, paper: str, method: str, inference: dict | None = None,
+                 device: str | torch.device = "auto", precision: str = "fp32", info: dict | None = None):
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.model = model.to(self.device).eval()
+        self.paper, self.method, self.precision, self.info = paper, method, precision, info or {}
+        self.inference = inference or {}
+        self._apply = self.model
+        try:
+            module = importlib.import_module(f"repro.methods.{paper}")
+        except ImportError:
+            module = None
+        if module is not None and hasattr(module, "make_denoiser"):
+            self._apply = module.make_denoiser(self.model, method=method, **self.inference)
+
+    def __call__(self, noisy: torch.Tensor) -> torch.Tensor:
+        if noisy.dim() != 4:
+            raise ValueError(f"expected a (N, C, H, W) tensor, got shape {tuple(noisy.shape)}")
+        expected = getattr(self.model, "in_channels", None)
+        if expected is not None and noisy.shape[1] != expected:
+            raise ValueError(f"this model takes {expected}-channel images, got {noisy.shape[1]} channels")
+        with torch.no_grad(), autocast(self.device, self.precision):
+            out = self._apply(noisy.to(self.device, torch.float32))
+        return out.float().to(noisy.device)
+
+    def __repr__(self) -> str:
+        return f"Denoiser(paper={self.paper!r}, method={self.method!r}, device={self.device})"
+
+
+def load(path: str | Path, device: str | torch.device = "auto", precision: str = "fp32") -> Denoiser:
+    """Load a run folder or a ``model.pt`` checkpoint as a :class:`Denoiser`."""
+    path = Path(path)
+    file = path / MODEL_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise FileNotFoundError(f"no trained model at {file}: give a run folder holding {MODEL_FILE} or the file itself")
+    saved = torch.load(file, map_location="cpu", weights_only=False)
+    architectures = _architectures()
+    if saved["architecture"] not in architectures:
+        raise ValueError(f"{file}: unknown architecture '{saved['architecture']}' (known: {sorted(architectures)})")
+    model = architectures[saved["architecture"]](**saved["arch_kwargs"])
+    model.load_state_dict(saved["state_dict"])
+    return Denoiser(model, saved["paper"], saved["method"], saved.get("inference"), device, precision,
+                    saved.get("info"))

@@ -1,0 +1,86 @@
+"""Training patches: random crops with flips and 90° rotations, and their noisy copies.
+
+Two regimes, labelled in every run because they differ by 0.3-0.5 dB (Neighbor2Neighbor issue #16):
+
+* ``fixed_noise=False`` (default; Noise2Noise, SSDN, Neighbor2Neighbor code): noise is drawn fresh for
+  every batch, so over training the network sees many realisations of each clean image;
+* ``fixed_noise=True`` (Noise2Score code, and the only honest setting for real noisy data): each
+  training image gets its noisy copies once, pre-generated with the seed, and crops are cut from them.
+
+>>> import numpy as np, torch
+>>> from repro.noise import Gaussian
+>>> images = [np.full((40, 50, 3), 128, np.uint8)]
+>>> sampler = PatchSampler(images, 32, Gaussian(25), copies=2)
+>>> batch = sampler.sample(4, torch.Generator().manual_seed(0))
+>>> batch.clean.shape, len(batch.noisy), bool((batch.noisy[0] != batch.noisy[1]).any())
+(torch.Size([4, 3, 32, 32]), 2, True)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .noise import NoiseModel
+
+
+@dataclass
+class Batch:
+    """Clean crops (N, C, P, P) and independent noisy copies of them, all on [0, 1]."""
+
+    clean: torch.Tensor
+    noisy: tuple[torch.Tensor, ...]
+
+    def to(self, device, memory_format=torch.contiguous_format) -> "Batch":
+        move = lambda t: t.to(device, non_blocking=True).contiguous(memory_format=memory_format)  # noqa: E731
+        return Batch(move(self.clean), tuple(move(t) for t in self.noisy))
+
+
+class PatchSampler:
+    """Draw batches of augmented crops from a list of uint8 (H, W, C) images."""
+
+    def __init__(self, images: list[np.ndarray], patch_size: int, noise: NoiseModel, copies: int = 2,
+                 fixed_noise: bool = False, seed: int = 0, augment: bool = True):
+        if not images:
+            raise ValueError("PatchSampler needs at least one training image")
+        small = [im.shape[:2] for im in images if min(im.shape[:2]) < patch_size]
+        if small:
+            raise ValueError(f"patch_size {patch_size} is larger than {len(small)} training image(s), e.g. {small[0]}")
+        self.images = [torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1).float() / 255.0 for im in images]
+        self.patch_size, self.noise, self.copies = patch_size, noise, copies
+        self.fixed_noise, self.augment = fixed_noise, augment
+        self.fixed: list[tuple[torch.Tensor, ...]] | None = None
+        if fixed_noise:
+            g = torch.Generator().manual_seed(seed + 7919)  # a stream of its own, independent of crop order
+            self.fixed = [tuple(noise(im[None], generator=g)[0] for _ in range(copies)) for im in self.images]
+
+    @property
+    def label(self) -> str:
+        return "fixed noisy set" if self.fixed_noise else "fresh noise per batch"
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
+        p = self.patch_size
+        clean, noisy = [], [[] for _ in range(self.copies)]
+        for _ in range(batch_size):
+            i = int(torch.randint(len(self.images), (1,), generator=generator))
+            c, h, w = self.images[i].shape
+            top = int(torch.randint(h - p + 1, (1,), generator=generator))
+            left = int(torch.randint(w - p + 1, (1,), generator=generator))
+            k, flip = (int(torch.randint(4, (1,), generator=generator)), bool(torch.randint(2, (1,), generator=generator))) \
+                if self.augment else (0, False)
+
+            def cut(image: torch.Tensor) -> torch.Tensor:
+                crop = image[:, top:top + p, left:left + p].rot90(k, dims=(1, 2))
+                return crop.flip(2) if flip else crop
+
+            clean.append(cut(self.images[i]))
+            if self.fixed is not None:
+                for j in range(self.copies):
+                    noisy[j].append(cut(self.fixed[i][j]))
+        clean_t = torch.stack(clean)
+        if self.fixed is not None:
+            noisy_t = tuple(torch.stack(n) for n in noisy)
+        else:
+            noisy_t = tuple(self.noise(clean_t, generator=generator) for _ in range(self.copies))
+        return Batch(clean_t, noisy_t)

@@ -1,0 +1,200 @@
+"""The one training loop every trained method uses (in the spirit of NVlabs edm's ``training_loop``).
+
+It is parameterised by small callables: ``loss_fn(model, batch, generator) -> scalar`` (see
+repro.methods) and a sampler with ``sample(batch_size, generator) -> Batch`` (repro.patches). Durations
+are iterations. What it adds around them:
+
+* Adam with the paper's betas and the learning-rate ramps of the NVlabs code (raised-cosine ramp-up,
+  squared-cosine ramp-down over the last fraction of iterations);
+* device ``auto`` (CUDA when present) and a precision policy: ``bf16`` (autocast, plus channels_last on
+  CPU, about 2.3x faster on these CPUs) or ``fp32``;
+* a progress bar with loss and ETA, a training curve (``curve.csv``) with periodic validation PSNR;
+* checkpoints that resume exactly: model, optimiser, RNG state and curve are saved together, and a
+  resumed run ends with the same weights as an uninterrupted one (tests/test_train.py);
+* a non-finite loss stops the run with a clear error.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .progress import progress_bar
+
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass
+class TrainConfig:
+    """Optimiser and schedule. Defaults are NVlabs/noise2noise ``config.py`` (Adam β2=0.99, lr 3e-4, batch 4)."""
+
+    iterations: int
+    batch_size: int = 4
+    lr: float = 3e-4
+    betas: tuple[float, float] = (0.9, 0.99)
+    eps: float = 1e-8
+    rampup_fraction: float = 0.0  # SSDN: 0.1
+    rampdown_fraction: float = 0.3  # N2N: last 30% (50% with --long-train)
+    precision: str = "bf16"
+    val_every: int = 1000
+    checkpoint_every: int = 1000
+    log_every: int = 50
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.iterations < 1 or self.batch_size < 1:
+            raise ValueError(f"iterations and batch_size must be >= 1, got {self.iterations}, {self.batch_size}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got '{self.precision}'")
+        if not (0 <= self.rampup_fraction <= 1 and 0 <= self.rampdown_fraction <= 1):
+            raise ValueError("ramp fractions must be in [0, 1]")
+
+
+def learning_rate(config: TrainConfig, iteration: int) -> float:
+    """lr at ``iteration``: raised-cosine ramp-up, then (0.5 + 0.5 cos πt)² ramp-down (NVlabs train.py).
+
+    >>> cfg = TrainConfig(iterations=100, lr=1.0, rampdown_fraction=0.3)
+    >>> learning_rate(cfg, 0), learning_rate(cfg, 70), round(learning_rate(cfg, 85), 3), learning_rate(cfg, 100)
+    (1.0, 1.0, 0.25, 0.0)
+    """
+    t = iteration / config.iterations
+    factor = 1.0
+    if config.rampup_fraction > 0 and t < config.rampup_fraction:
+        factor *= 0.5 - 0.5 * math.cos(math.pi * t / config.rampup_fraction)
+    start = 1.0 - config.rampdown_fraction
+    if config.rampdown_fraction > 0 and t >= start:
+        factor *= (0.5 + 0.5 * math.cos(math.pi * (t - start) / config.rampdown_fraction)) ** 2
+    return config.lr * factor
+
+
+def autocast(device: torch.device, precision: str):
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def memory_format(device: torch.device, precision: str):
+    # channels_last pays on CPU with bf16 (oneDNN); on CUDA the default layout is kept.
+    return torch.channels_last if device.type == "cpu" and precision == "bf16" else torch.contiguous_format
+
+
+class NonFiniteLoss(FloatingPointError):
+    pass
+
+
+@dataclass
+class TrainResult:
+    iterations: int
+    wall_s: float
+    final_loss: float
+    stopped_early: bool
+
+
+def _save_atomic(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    model: torch.nn.Module,
+    loss_fn: Callable,
+    sampler,
+    config: TrainConfig,
+    run_dir: str | Path,
+    device: torch.device | str = "cpu",
+    validate: Callable[[torch.nn.Module], float] | None = None,
+    stop_at: int | None = None,
+    time_limit_s: float | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``model`` in place, resuming from ``run_dir/checkpoint.pt`` when one is there.
+
+    ``stop_at`` / ``time_limit_s`` end this session early (after a checkpoint), e.g. before a hard
+    session limit; calling ``train`` again continues from there.
+    """
+    device = torch.device(device)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path, curve_path = run_dir / "checkpoint.pt", run_dir / "curve.csv"
+    fmt = memory_format(device, config.precision)
+    model.to(device).to(memory_format=fmt)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, eps=config.eps)
+    generator = torch.Generator().manual_seed(config.seed)
+    start_iter, elapsed, curve = 0, 0.0, []
+    if ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if state["config"] != asdict(config):
+            raise ValueError(f"{ckpt_path} was written with a different configuration; use another run folder "
+                             f"or delete the checkpoint.\n saved: {state['config']}\n now:   {asdict(config)}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        start_iter, elapsed, curve = state["iteration"], state["elapsed_s"], state["curve"]
+
+    def checkpoint(iteration: int, seconds: float) -> None:
+        _save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "generator": generator.get_state(), "iteration": iteration, "elapsed_s": seconds,
+                      "curve": curve, "config": asdict(config)}, ckpt_path)
+        _write_curve(curve, curve_path)
+
+    t0 = time.perf_counter() - elapsed
+    session_t0 = time.perf_counter()
+    running, count, last_loss = 0.0, 0, float("nan")
+    end = config.iterations if stop_at is None else min(stop_at, config.iterations)
+    bar = progress_bar(range(start_iter, end), desc="train", initial=start_iter, total=config.iterations,
+                       disable=not progress)
+    done = start_iter
+    model.train()
+    for iteration in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, iteration)
+        batch = sampler.sample(config.batch_size, generator).to(device, fmt)
+        with autocast(device, config.precision):
+            loss = loss_fn(model, batch, generator)
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(f"loss became {float(loss)} at iteration {iteration}; the last checkpoint "
+                                f"({ckpt_path}) is intact. Lower the learning rate or check the data/noise range.")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        last_loss = float(loss.detach())
+        running, count = running + last_loss, count + 1
+        done = iteration + 1
+        if done % config.log_every == 0 or done == config.iterations:
+            row = {"iteration": done, "loss": running / count, "lr": learning_rate(config, iteration),
+                   "elapsed_s": round(time.perf_counter() - t0, 2), "val_psnr_db": float("nan")}
+            running, count = 0.0, 0
+            if validate is not None and (done % config.val_every == 0 or done == config.iterations):
+                model.eval()
+                row["val_psnr_db"] = float(validate(model))
+                model.train()
+            curve.append(row)
+            bar.set_postfix(loss=f"{row['loss']:.5f}", val=f"{row['val_psnr_db']:.2f}")
+        over_time = time_limit_s is not None and time.perf_counter() - session_t0 > time_limit_s
+        if done % config.checkpoint_every == 0 or done == end or over_time:
+            checkpoint(done, time.perf_counter() - t0)
+        if over_time:
+            break
+    bar.close()
+    model.eval()
+    return TrainResult(iterations=done, wall_s=time.perf_counter() - t0, final_loss=last_loss,
+                       stopped_early=done < config.iterations)
+
+
+def _write_curve(curve: list[dict], path: Path) -> None:
+    if not curve:
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(curve[0]))
+        writer.writeheader()
+        writer.writerows(curve)
+    os.replace(tmp, path)
