@@ -1,0 +1,204 @@
+"""The from-scratch Noise2Noise experiments: the main run, its torch twin and the hyper-parameter sweep.
+
+Each training run writes a run folder ``results/scratch_n2n/<name>/`` (:class:`repro.runs.Run`) with
+
+* ``run.json``: settings, budget, device, threads, time per epoch, test PSNRs;
+* ``curve.csv``: iteration, epoch, loss (mean training loss since the previous row), val_psnr_db
+  (mean per-patch PSNR on the held-out patches; logged only, never used to choose anything);
+* ``per_image.csv``: one row **per held-out 32×32 test patch** (data set ``kodak24_patch32``) and one
+  **per full held-out image** (data set ``kodak24``), float PSNR (estimate clamped to [0, 1], peak 1);
+* ``model.pt``: the weights (``repro.scratch.load`` or the twin's ``load_state_dict`` read them).
+
+A complete run folder with the same settings is reused, not retrained, so a notebook re-runs in seconds
+and an interrupted sweep resumes at the first missing configuration.
+
+Budgets (every number per training run; "pairs" are 32×32 noisy pairs, "epochs" passes over them):
+
+* ``smoke``: 512 pairs × 1 epoch; sweep 128 pairs × 1 epoch over two values of two tables; test = 1 Kodak
+  image, 16 patches. Seconds.
+* ``cpu``: the main run and its twin at the report's own length, 50,000 pairs × 10 epochs (≈20-25 min
+  each on one core); the sweep at 10,000 pairs × 3 epochs per configuration (6 % of the report's
+  training, ≈15 min for the whole sweep on one core); test = 24 Kodak images × 64 patches.
+* ``paper``: everything, sweep included, at 50,000 pairs × 10 epochs (a GPU's budget).
+
+>>> BUDGETS["cpu"].main_pairs, BUDGETS["cpu"].sweep_epochs
+(50000, 3)
+>>> [c["lr"] for c in sweep_configs() if c["varied"] == "lr"]
+[0.01, 0.1, 1.0, 5.0, 10.0, 25.0]
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from .. import runs
+from ..evaluate import COLUMNS as PER_IMAGE_COLUMNS
+from ..noise import NoiseModel
+from . import data as scratch_data
+from .course import COURSE, SWEEP_TABLES, CourseSettings, course_model
+from .module import save
+from .train import ScratchLearner, TorchLearner, fit, full_image_psnr, patch_psnr
+from .twin import torch_twin
+
+PAPER = "scratch_n2n"
+PROTOCOL = "scratch_n2n_patches32"
+PROTOCOL_TEXT = ("held-out Kodak24 (noised once, fixed seeds): 64 random 32x32 grid cells per image and the full "
+                 "images; output clamped to [0,1]; float PSNR, peak 1, mean over patches (images); the course's "
+                 "pooled-MSE PSNR is recorded beside it")
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    main_pairs: int
+    main_epochs: int
+    sweep_pairs: int
+    sweep_epochs: int
+    test_images: int | None  # None: all 24 Kodak images
+    test_per_image: int
+    sweep_tables: dict | None = None  # None: the report's full tables (SWEEP_TABLES)
+
+    def asdict(self) -> dict:
+        return asdict(self)
+
+
+BUDGETS = {
+    "smoke": Budget("smoke", 512, 1, 128, 1, 1, 16, sweep_tables={"lr": (1.0, 5.0), "batch_size": (32, 64)}),
+    "cpu": Budget("cpu", COURSE.n_pairs, COURSE.epochs, 10_000, 3, None, 64),
+    "paper": Budget("paper", COURSE.n_pairs, COURSE.epochs, COURSE.n_pairs, COURSE.epochs, None, 64),
+}
+
+
+def sweep_configs(tables: dict[str, tuple] | None = None, base: CourseSettings = COURSE) -> list[dict]:
+    """One-at-a-time variations around the report's best settings, one row per table entry.
+
+    The report's best configuration appears in every table; it is trained once (same run folder).
+    """
+    rows = []
+    for varied, values in (tables or SWEEP_TABLES).items():
+        for value in values:
+            settings = replace(base, **{varied: value})
+            rows.append({"varied": varied, "value": value, **settings.asdict()})
+    return rows
+
+
+def run_name(backend: str, settings: CourseSettings, noise: NoiseModel, budget: str, seed: int,
+             prefix: str = "") -> str:
+    s = settings
+    label = noise.label.replace("=", "")
+    return (f"{prefix}{backend}_{label}_{budget}_n{s.n_pairs}_e{s.epochs}_b{s.batch_size}_lr{s.lr:g}"
+            f"_cf{s.channel_factor}_k{s.kernel_size}_seed{seed}")
+
+
+def _complete_with(path: Path, params: dict) -> bool:
+    """True when the folder holds a finished run trained with exactly ``params``."""
+    try:
+        info = json.loads((path / "run.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return info.get("status") == "complete" and info.get("params") == json.loads(json.dumps(params, default=str))
+
+
+def train_run(results_dir: str | Path, name: str, settings: CourseSettings, pairs: scratch_data.PairSet,
+              test: scratch_data.HeldOutSet, noise: NoiseModel, *, backend: str = "scratch", budget: str = "cpu",
+              seed: int = 0, device="cpu", role: str = "main", progress: bool = True,
+              extra: dict | None = None) -> runs.Run:
+    """Train one model (``backend`` "scratch" or "torch", the twin) and write its run folder.
+
+    The initial weights come from ``seed`` through :func:`course_model` for both backends (the twin
+    copies them), and the batch order from ``seed`` too, so the two backends see the same run.
+    """
+    device = torch.device(device)
+    params = {**settings.asdict(), "backend": backend, "role": role,
+              "noise_clipped": bool(getattr(noise, "clip", False)),
+              "train_set": scratch_data.TRAIN_SET, "test_set": scratch_data.TEST_SET,
+              "n_test_patches": len(test), "n_test_images": len(test.full_clean), **(extra or {})}
+    path = Path(results_dir) / PAPER / name
+    if _complete_with(path, params):
+        return runs.Run(path)
+    if len(pairs) < settings.n_pairs:
+        raise ValueError(f"settings ask for {settings.n_pairs} pairs, {len(pairs)} were drawn")
+    pairs = pairs.subset(settings.n_pairs)
+    model = course_model(settings.channel_factor, settings.kernel_size,
+                         generator=torch.Generator().manual_seed(seed)).to(device)
+    learner = ScratchLearner(model, settings.lr) if backend == "scratch" else TorchLearner(torch_twin(model),
+                                                                                           settings.lr)
+    method = ("scratch_n2n" if backend == "scratch" else "torch_twin_n2n") + ("_sweep" if role == "sweep" else "")
+    run = runs.Run.open(results_dir, PAPER, name, method=method, noise=noise.name, param=noise.label,
+                        protocol=PROTOCOL, budget=budget, device=device.type, seed=seed, params=params,
+                        protocol_text=PROTOCOL_TEXT, threads=torch.get_num_threads(),
+                        n_parameters=model.n_parameters())
+    curve, epoch_seconds = fit(learner, pairs, test, epochs=settings.epochs, batch_size=settings.batch_size,
+                               seed=seed, device=device, progress=progress, desc=name)
+    curve.to_csv(run.path / "curve.csv", index=False)
+    if backend == "scratch":
+        save(model, run.path / "model.pt")
+    else:  # the same {name: tensor} file, so either framework loads either model
+        torch.save({k: v.cpu() for k, v in learner.state_dict().items()}, run.path / "model.pt")
+
+    start = time.perf_counter()
+    per_patch, pooled = patch_psnr(learner, test, device)
+    patch_s = (time.perf_counter() - start) / len(test)
+    t1 = time.perf_counter()
+    per_full = full_image_psnr(learner, test, device)
+    full_s = (time.perf_counter() - t1) / len(test.full_clean)
+    rows = [{"dataset": scratch_data.TEST_DATASET_LABEL, "image": n, "repeat": 0, "psnr_db": round(float(v), 5),
+             "seconds": round(patch_s, 6)} for n, v in zip(test.names, per_patch)]
+    rows += [{"dataset": scratch_data.TEST_SET, "image": n, "repeat": 0, "psnr_db": round(float(v), 5),
+              "seconds": round(full_s, 4)} for n, v in zip(test.image_names, per_full)]
+    runs.write_atomic(run.per_image_csv, pd.DataFrame(rows, columns=PER_IMAGE_COLUMNS).to_csv(index=False))
+    n_batches = curve["iteration"].max()
+    run.finish(iterations=int(n_batches), train_wall_s=round(sum(epoch_seconds), 2),
+               eval_wall_s=round(time.perf_counter() - start, 2),
+               epoch_seconds=[round(s, 2) for s in epoch_seconds],
+               s_per_epoch=round(sum(epoch_seconds) / len(epoch_seconds), 2),
+               test_psnr_db=round(float(per_patch.mean()), 4), test_psnr_pooled_db=round(pooled, 4),
+               full_image_psnr_db=round(float(per_full.mean()), 4),
+               final_val_psnr_db=round(float(curve["val_psnr_db"].dropna().iloc[-1]), 4))
+    return run
+
+
+def run_sweep(results_dir: str | Path, pairs: scratch_data.PairSet, test: scratch_data.HeldOutSet,
+              noise: NoiseModel, *, budget: str, seed: int = 0, device="cpu", progress: bool = True,
+              tables: dict[str, tuple] | None = None) -> list[runs.Run]:
+    """Every configuration of the report's tables at the budget's sweep size (scratch framework)."""
+    b = BUDGETS[budget]
+    done: dict[str, runs.Run] = {}
+    for config in sweep_configs(tables or b.sweep_tables):
+        settings = replace(COURSE, **{k: config[k] for k in ("lr", "batch_size", "channel_factor", "kernel_size")},
+                           n_pairs=b.sweep_pairs, epochs=b.sweep_epochs)
+        name = run_name("scratch", settings, noise, budget, seed, prefix="sweep_")
+        if name not in done:  # the report's setting appears in every table: train it once
+            done[name] = train_run(results_dir, name, settings, pairs, test, noise, backend="scratch", budget=budget,
+                                   seed=seed, device=device, role="sweep", progress=progress)
+    return list(done.values())
+
+
+def input_psnr(test: scratch_data.HeldOutSet) -> dict:
+    """PSNR of the noisy test input itself (what denoising starts from)."""
+    from .. import metrics
+
+    per_patch = metrics.psnr(test.noisy.clamp(0, 1), test.clean, "float")
+    pooled = float(-10 * torch.log10(((test.noisy.clamp(0, 1).double() - test.clean.double()) ** 2).mean()))
+    return {"input_psnr_db": round(float(per_patch.mean()), 4), "input_psnr_pooled_db": round(pooled, 4)}
+
+
+def run_table(results_dir: str | Path, names: list[str]) -> pd.DataFrame:
+    """The facts of the named run folders (settings, time per epoch, PSNRs), one row each."""
+    rows = []
+    for name in names:
+        info = json.loads((Path(results_dir) / PAPER / name / "run.json").read_text())
+        p = info["params"]
+        rows.append({"run": name, "backend": p["backend"], "n_pairs": p["n_pairs"], "epochs": p["epochs"],
+                     "batch_size": p["batch_size"], "lr": p["lr"], "channel_factor": p["channel_factor"],
+                     "kernel_size": p["kernel_size"], "iterations": info.get("iterations"),
+                     "s_per_epoch": info.get("s_per_epoch"), "threads": info.get("threads"),
+                     "device": info.get("device"), "test_psnr_db": info.get("test_psnr_db"),
+                     "test_psnr_pooled_db": info.get("test_psnr_pooled_db"),
+                     "full_image_psnr_db": info.get("full_image_psnr_db")})
+    return pd.DataFrame(rows)

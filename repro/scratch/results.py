@@ -1,0 +1,204 @@
+"""Reading the from-scratch runs back for the notebook and the book: tables and figures from run folders only.
+
+>>> import tempfile
+>>> runs_frame(tempfile.mkdtemp()).empty
+True
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from ..runs import default_results_dir
+from .course import COURSE, REPORTED_BEST_PSNR_DB, SWEEP_TABLES
+
+PAPER = "scratch_n2n"
+SETTINGS = ["n_pairs", "epochs", "batch_size", "lr", "channel_factor", "kernel_size"]
+FRAME_COLUMNS = ["run", "role", "backend", "budget", "seed", "noise", "param", *SETTINGS, "iterations",
+                 "s_per_epoch", "threads", "device", "device_name", "test_psnr_db", "test_psnr_pooled_db",
+                 "full_image_psnr_db", "n_test_patches", "status"]
+
+
+def _root(results_dir) -> Path:
+    return Path(results_dir) if results_dir else default_results_dir()
+
+
+def runs_frame(results_dir=None) -> pd.DataFrame:
+    """One row per scratch_n2n run folder: role (main/sweep), backend, settings, timing and PSNRs."""
+    rows = []
+    for path in sorted((_root(results_dir) / PAPER).glob("*/run.json")):
+        info = json.loads(path.read_text())
+        p = info.get("params", {})
+        rows.append({"run": path.parent.name, "role": p.get("role", "main"), "backend": p.get("backend"),
+                     "budget": info.get("budget"), "seed": info.get("seed"), "noise": info.get("noise"),
+                     "param": info.get("param"), **{k: p.get(k) for k in SETTINGS},
+                     **{k: info.get(k) for k in ["iterations", "s_per_epoch", "threads", "device", "device_name",
+                                                 "test_psnr_db", "test_psnr_pooled_db", "full_image_psnr_db",
+                                                 "status"]},
+                     "n_test_patches": p.get("n_test_patches")})
+    return pd.DataFrame(rows, columns=FRAME_COLUMNS)
+
+
+def curve(run: str, results_dir=None) -> pd.DataFrame:
+    return pd.read_csv(_root(results_dir) / PAPER / run / "curve.csv")
+
+
+def per_image(run: str, results_dir=None) -> pd.DataFrame:
+    return pd.read_csv(_root(results_dir) / PAPER / run / "per_image.csv", dtype={"image": str})
+
+
+def twins(results_dir=None) -> pd.DataFrame:
+    """Scratch and torch runs of the main role with identical settings, budget, noise and seed, side by side."""
+    frame = runs_frame(results_dir)
+    frame = frame[(frame.role == "main") & (frame.status == "complete")]
+    key = ["budget", "seed", "param", *SETTINGS]
+    merged = frame[frame.backend == "scratch"].merge(frame[frame.backend == "torch"], on=key,
+                                                     suffixes=("_scratch", "_torch"))
+    return merged
+
+
+def twin_comparison(scratch_run: str, torch_run: str, results_dir=None) -> dict:
+    """How far apart the two frameworks ended: curves, PSNR, weights and time per epoch."""
+    a, b = curve(scratch_run, results_dir), curve(torch_run, results_dir)
+    both = a.merge(b, on="iteration", suffixes=("_scratch", "_torch")).dropna(subset=["loss_scratch"])
+    rel_loss = ((both.loss_scratch - both.loss_torch).abs() / both.loss_torch.abs())
+    root = _root(results_dir) / PAPER
+    ws = torch.load(root / scratch_run / "model.pt", weights_only=True)
+    wt = torch.load(root / torch_run / "model.pt", weights_only=True)
+    weight_rel = max(float((ws[k] - wt[k]).abs().max() / wt[k].abs().max()) for k in ws)
+    info = {r: json.loads((root / r / "run.json").read_text()) for r in (scratch_run, torch_run)}
+    return {
+        "logged points": len(both),
+        "max relative loss difference": float(rel_loss.max()),
+        "median relative loss difference": float(rel_loss.median()),
+        "max relative weight difference at the end": weight_rel,
+        "test PSNR scratch (dB)": info[scratch_run]["test_psnr_db"],
+        "test PSNR torch (dB)": info[torch_run]["test_psnr_db"],
+        "s/epoch scratch": info[scratch_run]["s_per_epoch"],
+        "s/epoch torch": info[torch_run]["s_per_epoch"],
+        "time ratio scratch/torch": info[scratch_run]["s_per_epoch"] / info[torch_run]["s_per_epoch"],
+        "threads": info[scratch_run].get("threads"),
+    }
+
+
+def sweep_frame(budget: str, seed: int = 0, param: str | None = None, results_dir=None) -> pd.DataFrame:
+    """The sweep of ``budget``: one row per table entry (the report's setting appears in every table)."""
+    frame = runs_frame(results_dir)
+    frame = frame[(frame.role == "sweep") & (frame.budget == budget) & (frame.seed == seed)
+                  & (frame.status == "complete")]
+    if param is not None:
+        frame = frame[frame.param == param]
+    rows = []
+    for varied, values in SWEEP_TABLES.items():  # a budget sweeping fewer values just leaves rows out
+        others = {k: getattr(COURSE, k) for k in SWEEP_TABLES if k != varied}
+        for value in values:
+            match = frame[(frame[varied] == value) & np.logical_and.reduce(
+                [frame[k] == v for k, v in others.items()])]
+            if len(match):
+                r = match.iloc[0]
+                rows.append({"varied": varied, "value": value, "report_setting": value == getattr(COURSE, varied),
+                             "test_psnr_db": r.test_psnr_db, "test_psnr_pooled_db": r.test_psnr_pooled_db,
+                             "full_image_psnr_db": r.full_image_psnr_db, "iterations": r.iterations,
+                             "s_per_epoch": r.s_per_epoch, "n_pairs": r.n_pairs, "epochs": r.epochs, "run": r.run})
+    return pd.DataFrame(rows)
+
+
+def paired_difference(run_a: str, run_b: str, results_dir=None, dataset: str = "kodak24_patch32") -> tuple:
+    """Mean PSNR difference a − b over the same test patches, and its 95 % half-width."""
+    a = per_image(run_a, results_dir)
+    b = per_image(run_b, results_dir)
+    d = a[a.dataset == dataset].merge(b[b.dataset == dataset], on="image")
+    diff = d.psnr_db_x - d.psnr_db_y
+    return float(diff.mean()), float(1.96 * diff.std(ddof=1) / np.sqrt(len(diff)))
+
+
+def plot_twin(scratch_run: str, torch_run: str, results_dir=None) -> Figure:
+    a, b = curve(scratch_run, results_dir), curve(torch_run, results_dir)
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    ax = fig.subplots(1, 3)
+    for c, name, style in [(a, "scratch (explicit backward)", "-"), (b, "torch twin (autograd)", "--")]:
+        ax[0].plot(c.iteration, c.loss, style, label=name, lw=1.2)
+        v = c.dropna(subset=["val_psnr_db"])
+        ax[2].plot(v.iteration, v.val_psnr_db, style, marker="o", ms=3, label=name)
+    both = a.merge(b, on="iteration", suffixes=("_s", "_t")).dropna(subset=["loss_s"])
+    ax[1].semilogy(both.iteration, (both.loss_s - both.loss_t).abs() / both.loss_t, lw=1)
+    ax[0].set(xlabel="iteration", ylabel="training MSE (noisy target)", yscale="log", title="training loss")
+    ax[1].set(xlabel="iteration", ylabel="|Δ loss| / loss", title="relative difference of the curves")
+    ax[2].set(xlabel="iteration", ylabel="held-out patch PSNR (dB)", title="validation PSNR")
+    for x in ax:
+        x.grid(alpha=0.3)
+    ax[0].legend(fontsize=8)
+    ax[2].legend(fontsize=8)
+    return fig
+
+
+def plot_sweep(sweep: pd.DataFrame, reference_db: float | None = None, title: str = "") -> Figure:
+    """Test PSNR against each varied hyper-parameter (the report's setting filled)."""
+    fig = Figure(figsize=(13, 3.4), layout="constrained")
+    axes = fig.subplots(1, len(SWEEP_TABLES), sharey=True)
+    for ax, varied in zip(axes, SWEEP_TABLES):
+        part = sweep[sweep.varied == varied] if len(sweep) else sweep
+        ax.plot(part.value, part.test_psnr_db, "o-", color="C0")
+        mine = part[part.report_setting]
+        ax.plot(mine.value, mine.test_psnr_db, "o", color="C3", ms=9, label="report's setting")
+        if varied == "lr":
+            ax.set_xscale("log")
+        if reference_db is not None:
+            ax.axhline(reference_db, color="gray", ls=":", lw=1, label="noisy input")
+        ax.set(xlabel=varied, title=varied)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("held-out patch PSNR (dB)")
+    axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_examples(predict, test, n_patches: int = 6, crop: int = 192) -> Figure:
+    """Noisy / denoised / clean for some test patches and a crop of the first full test image."""
+    fig = Figure(figsize=(12, 6.4), layout="constrained")
+    grid = fig.add_gridspec(3, n_patches + 3)
+    idx = np.linspace(0, len(test) - 1, n_patches).astype(int)
+    out = predict(test.noisy[idx]).clamp(0, 1).cpu()
+    for j, i in enumerate(idx):
+        for row, (img, label) in enumerate([(test.noisy[i], "noisy"), (out[j], "denoised"), (test.clean[i], "clean")]):
+            ax = fig.add_subplot(grid[row, j])
+            ax.imshow(img.clamp(0, 1).permute(1, 2, 0).numpy())
+            ax.set_xticks([]), ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(label)
+    noisy, clean = test.full_noisy[0], test.full_clean[0]
+    full = predict(noisy).clamp(0, 1).cpu()
+    for row, (img, label) in enumerate([(noisy, "noisy"), (full, "denoised"), (clean, "clean")]):
+        ax = fig.add_subplot(grid[row, n_patches:])
+        ax.imshow(img[0, :, :crop, :crop].clamp(0, 1).permute(1, 2, 0).numpy())
+        ax.set_xticks([]), ax.set_yticks([])
+        ax.set_title(f"{test.image_names[0]} (crop), {label}", fontsize=9)
+    return fig
+
+
+def comparison_with_report(results_dir=None, budget: str = "cpu", seed: int = 0) -> pd.DataFrame:
+    """Our main runs and the sweep's best beside the report's stated best PSNR."""
+    frame = runs_frame(results_dir)
+    frame = frame[(frame.status == "complete") & (frame.budget == budget) & (frame.seed == seed)]
+    rows = [{"model": "EPFL mini-project report, best model", "data": "course pairs (not public)",
+             "training": f"{COURSE.n_pairs} pairs x {COURSE.epochs} epochs", "psnr_db": REPORTED_BEST_PSNR_DB,
+             "psnr_pooled_db": np.nan, "note": "stated in the project report, not independently verified"}]
+    for r in frame[frame.role == "main"].itertuples():
+        rows.append({"model": f"ours, {r.backend}, report's settings", "data": "CBSD432 pairs / Kodak24 patches",
+                     "training": f"{r.n_pairs} pairs x {r.epochs} epochs", "psnr_db": r.test_psnr_db,
+                     "psnr_pooled_db": r.test_psnr_pooled_db, "note": r.run})
+    sweep = frame[frame.role == "sweep"]
+    if len(sweep):
+        best = sweep.sort_values("test_psnr_db").iloc[-1]
+        rows.append({"model": f"ours, best of the sweep (b{best.batch_size}, lr {best.lr:g}, "
+                              f"cf {best.channel_factor}, k {best.kernel_size})",
+                     "data": "CBSD432 pairs / Kodak24 patches",
+                     "training": f"{best.n_pairs} pairs x {best.epochs} epochs",
+                     "psnr_db": best.test_psnr_db, "psnr_pooled_db": best.test_psnr_pooled_db, "note": best.run})
+    return pd.DataFrame(rows)
