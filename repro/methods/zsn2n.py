@@ -146,8 +146,11 @@ def _random_window(shape, max_pixels: int, generator: torch.Generator) -> tuple[
 
 
 def fit(noisy: torch.Tensor, steps: int | None = None, path: str = "fast", device: str | torch.device = "auto",
-        seed: int = 0, settings: Settings = PAPER, max_pixels: int | None = None, progress: bool = False) -> Fit:
+        seed: int = 0, settings: Settings = PAPER, max_pixels: int | None = None, progress: bool = False,
+        precision: str | None = None) -> Fit:
     """Fit a fresh network to one noisy image (1, C, H, W) on [0, 1] and return it.
+
+    ``precision`` overrides the fast path's mixed precision ("fp32" isolates its other changes).
 
     ``seed`` fixes the initial weights (the same on every device). ``max_pixels`` (not in the paper, off by
     default) bounds memory on very large photos: each step then fits a random window of that many pixels.
@@ -159,6 +162,8 @@ def fit(noisy: torch.Tensor, steps: int | None = None, path: str = "fast", devic
     """
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got '{path}'")
+    if precision not in (None, "fp32", "bf16", "fp16") or (precision and path == "reference"):
+        raise ValueError(f"precision is an option of the fast path: None, fp32, bf16 or fp16, got {precision}")
     if noisy.dim() != 4 or noisy.shape[0] != 1:
         raise ValueError(f"fit takes one image of shape (1, C, H, W), got {tuple(noisy.shape)}")
     if min(noisy.shape[-2:]) < 2:
@@ -170,11 +175,13 @@ def fit(noisy: torch.Tensor, steps: int | None = None, path: str = "fast", devic
         model = ZSN2NNet(noisy.shape[1], settings.width, settings.slope)
     model.to(device)
     y = noisy.to(device, torch.float32)
-    precision, autocast, loss_fn = "fp32", contextlib.nullcontext(), loss_reference
-    if path == "fast":
+    autocast, loss_fn = contextlib.nullcontext(), loss_reference
+    if path == "reference":
+        precision = "fp32"
+    else:
         model.to(memory_format=torch.channels_last)
         y = y.contiguous(memory_format=torch.channels_last)
-        loss_fn, precision = loss_fast, fast_precision(device)
+        loss_fn, precision = loss_fast, precision or fast_precision(device)
         if precision != "fp32":
             dtype = torch.bfloat16 if precision == "bf16" else torch.float16
             autocast = torch.autocast(device.type, dtype=dtype)

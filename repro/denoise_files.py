@@ -1,0 +1,301 @@
+"""``repro denoise``: denoise your own image files, keeping each file's name, format and bit depth.
+
+    repro denoise photo.jpg scans/ -o denoised/                 # Zero-Shot Noise2Noise, the paper's 3000 steps
+    repro denoise photo.png -o out/ --method results/noise2noise/<run>   # a trained model, via repro.load
+
+* Formats: PNG, JPEG, TIFF (a folder is searched for these, not recursively); gray or colour, with or
+  without alpha (alpha is copied unchanged); 8- or 16-bit integers, or float TIFF (scaled by its range).
+* The output has the input's name, format and bit depth (JPEG is re-encoded at quality 95, 4:4:4).
+* A file that cannot be read or denoised is reported and skipped; the others are still written.
+* Inputs are never overwritten: an output path that is an input is refused before anything runs.
+* Size: ZS-N2N fits a 22k-parameter network to each image, so any size works; above
+  ``MAX_FIT_PIXELS`` each optimisation step sees a random window of the photo instead of all of it
+  (not in the paper, which used images of at most ~0.5 MP; it bounds memory), and the final pass runs
+  over the whole photo in tiles.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image as PILImage
+
+from .progress import progress_bar
+
+SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+ZS_N2N_NAMES = ("zs-n2n", "zsn2n", "zs_n2n")
+MAX_FIT_PIXELS = 1024 * 1024  # larger photos are fitted on random 1 MP windows (memory); see module doc
+
+
+class DenoiseError(ValueError):
+    """A problem with the request as a whole (bad method, output would overwrite an input): nothing is run."""
+
+
+class UnreadableImage(ValueError):
+    """One file is not an image this command can read."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading and writing, keeping the bit depth
+
+
+def _png_is_16bit_colour(path: Path) -> bool:
+    """PIL reads 16-bit colour PNGs as 8-bit, so they go through pypng; IHDR says which they are."""
+    with path.open("rb") as handle:
+        head = handle.read(26)
+    return head[:8] == b"\x89PNG\r\n\x1a\n" and head[24] == 16 and head[25] in (2, 6)
+
+
+def _pypng():
+    try:
+        import png
+    except ImportError as err:
+        raise UnreadableImage("16-bit colour PNG needs the pypng package (pip install pypng)") from err
+    return png
+
+
+def read_file(path: str | Path) -> tuple[np.ndarray, dict]:
+    """Pixels (H, W, C) as stored (uint8, uint16 or float32; C = 1, 2, 3 or 4) and metadata to write back.
+
+    >>> import tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "g.png")
+    >>> write_file(f, np.full((4, 5, 1), 40000, np.uint16))
+    >>> pixels, _ = read_file(f); pixels.shape, pixels.dtype, int(pixels.max())
+    ((4, 5, 1), dtype('uint16'), 40000)
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            pixels = np.asarray(tifffile.imread(path)).squeeze()
+            if pixels.ndim == 3 and pixels.shape[0] in (1, 2, 3, 4) and pixels.shape[-1] > 4:
+                pixels = np.moveaxis(pixels, 0, -1)  # planar (C, H, W) storage
+            return _checked(pixels, path), {}
+        if suffix == ".png" and _png_is_16bit_colour(path):
+            width, height, rows, info = _pypng().Reader(filename=str(path)).asDirect()
+            planes = info["planes"]
+            pixels = np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).reshape(height, width, planes)
+            return _checked(pixels, path), {}
+        with PILImage.open(path) as im:
+            meta = {k: im.info[k] for k in ("icc_profile", "exif", "dpi") if k in im.info}
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                pixels = np.clip(np.asarray(im, dtype=np.int64), 0, 65535).astype(np.uint16)
+            elif im.mode == "F":
+                pixels = np.asarray(im, dtype=np.float32)
+            else:
+                has_alpha = "A" in im.getbands() or "transparency" in im.info
+                gray = im.mode in ("1", "L", "LA", "La") or (im.mode == "P" and _palette_is_gray(im))
+                target = ("LA" if has_alpha else "L") if gray else ("RGBA" if has_alpha else "RGB")
+                pixels = np.asarray(im.convert(target))
+            return _checked(pixels, path), meta
+    except UnreadableImage:
+        raise
+    except Exception as err:  # PIL/tifffile raise many kinds of errors for broken files
+        raise UnreadableImage(f"cannot read it as an image ({type(err).__name__}: {err})") from err
+
+
+def _palette_is_gray(im) -> bool:
+    palette = np.asarray(im.convert("RGB"))
+    return bool((palette[..., 0] == palette[..., 1]).all() and (palette[..., 1] == palette[..., 2]).all())
+
+
+def _checked(pixels: np.ndarray, path: Path) -> np.ndarray:
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    if pixels.ndim != 3 or pixels.shape[-1] not in (1, 2, 3, 4):
+        raise UnreadableImage(f"unsupported layout {pixels.shape} (one 2-D gray or colour image expected)")
+    if pixels.dtype not in (np.uint8, np.uint16) and not np.issubdtype(pixels.dtype, np.floating):
+        raise UnreadableImage(f"unsupported sample type {pixels.dtype} (8- or 16-bit integers or float)")
+    if min(pixels.shape[:2]) < 2:
+        raise UnreadableImage(f"image too small to denoise: {pixels.shape[1]}x{pixels.shape[0]} pixels")
+    return pixels if pixels.dtype != np.float64 else pixels.astype(np.float32)
+
+
+def write_file(path: str | Path, pixels: np.ndarray, meta: dict | None = None) -> None:
+    """Write (H, W, C) pixels in the format the suffix names, at their own bit depth, atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    meta = meta or {}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
+    os.close(fd)
+    try:
+        if suffix in (".tif", ".tiff"):
+            import tifffile
+
+            tifffile.imwrite(tmp, pixels[..., 0] if pixels.shape[-1] == 1 else pixels,
+                             photometric="minisblack" if pixels.shape[-1] <= 2 else "rgb")
+        elif pixels.dtype == np.uint16 and pixels.shape[-1] > 1:
+            if suffix != ".png":
+                raise ValueError(f"cannot write 16-bit colour as {suffix}")
+            h, w, c = pixels.shape
+            writer = _pypng().Writer(w, h, greyscale=c <= 2, alpha=c in (2, 4), bitdepth=16)
+            with open(tmp, "wb") as handle:
+                writer.write(handle, pixels.reshape(h, w * c))
+        else:
+            fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}[suffix]
+            image = pixels[..., 0] if pixels.shape[-1] == 1 else pixels
+            extra = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {}
+            PILImage.fromarray(image).save(tmp, format=fmt, **extra, **meta)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def to_unit(pixels: np.ndarray) -> tuple[torch.Tensor, tuple[float, float]]:
+    """(H, W, C) -> float tensor (1, C, H, W) on [0, 1], and the (offset, scale) to undo it."""
+    if pixels.dtype == np.uint8:
+        low, scale = 0.0, 255.0
+    elif pixels.dtype == np.uint16:
+        low, scale = 0.0, 65535.0
+    else:  # float data have no fixed range: use the image's own
+        low, high = float(np.nanmin(pixels)), float(np.nanmax(pixels))
+        scale = (high - low) or 1.0
+        low = low if high > low else 0.0
+    x = torch.from_numpy((pixels.astype(np.float32) - low) / scale).permute(2, 0, 1)[None]
+    return x.contiguous(), (low, scale)
+
+
+def from_unit(x: torch.Tensor, dtype: np.dtype, low: float, scale: float) -> np.ndarray:
+    """Inverse of :func:`to_unit`, rounding to the original integer type.
+
+    >>> p = np.array([[[0], [1], [254], [255]]], np.uint8)
+    >>> bool((from_unit(to_unit(p)[0], p.dtype, 0.0, 255.0) == p).all())
+    True
+    """
+    hwc = x[0].detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy().astype(np.float64)
+    if np.issubdtype(dtype, np.integer):
+        return np.clip(np.rint(hwc * scale), 0, np.iinfo(dtype).max).astype(dtype)
+    return (hwc * scale + low).astype(dtype)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Denoisers
+
+
+def make_denoiser(method: str, device: str = "auto", steps: int | None = None):
+    """``zs-n2n`` (fitted per image) or a trained model through :func:`repro.load` (imported only then)."""
+    if method.lower() in ZS_N2N_NAMES:
+        from .methods.zsn2n import ZeroShotN2N
+
+        return ZeroShotN2N(steps=steps, path="fast", device=device, max_pixels=MAX_FIT_PIXELS, progress=True)
+    if not Path(method).exists():
+        raise DenoiseError(f"unknown method '{method}': use 'zs-n2n', or the path of a run folder or "
+                           "checkpoint of a trained model")
+    try:
+        from .load import load
+    except ImportError as err:
+        raise DenoiseError(f"'{method}' looks like a trained model, but this version of repro cannot load "
+                           f"trained models yet (repro.load is missing: {err}); use --method zs-n2n") from err
+    kwargs = {"device": device} if "device" in inspect.signature(load).parameters else {}
+    return load(method, **kwargs)
+
+
+def _model_channels(denoiser) -> int | None:
+    for attr in ("in_channels", "channels"):
+        value = getattr(denoiser, attr, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _model_device(denoiser) -> torch.device:
+    if isinstance(denoiser, torch.nn.Module):
+        param = next(denoiser.parameters(), None)
+        if param is not None:
+            return param.device
+    return torch.device("cpu")
+
+
+def denoise_array(denoiser, x: torch.Tensor) -> torch.Tensor:
+    """Run a denoiser on (1, C, H, W) colour or gray data, matching the channels a trained model expects."""
+    want = _model_channels(denoiser)
+    channels = x.shape[1]
+    device = _model_device(denoiser)
+    with torch.no_grad():
+        if want is None or want == channels:
+            return denoiser(x.to(device)).float().cpu()
+        if want == 3 and channels == 1:  # gray photo, colour model: tile, then average back
+            return denoiser(x.repeat(1, 3, 1, 1).to(device)).float().cpu().mean(1, keepdim=True)
+        if want == 1:  # colour photo, gray model: one channel at a time
+            return torch.cat([denoiser(x[:, c:c + 1].to(device)).float().cpu() for c in range(channels)], 1)
+    raise ValueError(f"the model expects {want} channels, the image has {channels}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# The command
+
+
+def collect_inputs(inputs) -> list[Path]:
+    """Files as given, and the PNG/JPEG/TIFF files of each folder (sorted, not recursive)."""
+    files: list[Path] = []
+    for item in inputs:
+        item = Path(item)
+        if item.is_dir():
+            files += sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+        else:
+            files.append(item)
+    return files
+
+
+def plan_outputs(files: list[Path], output: Path) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
+    """(input, output) pairs; refuses (DenoiseError) any output that would overwrite an input."""
+    inputs = {f.resolve() for f in files if f.exists()}
+    pairs, failures, taken = [], [], {}
+    for f in files:
+        target = output / f.name
+        if target.resolve() in inputs:
+            raise DenoiseError(f"writing {target} would overwrite the input {f}: choose an output folder "
+                               "that holds none of the inputs (-o)")
+        if target.name in taken:
+            failures.append((str(f), f"has the same name as {taken[target.name]}, whose result goes to {target}"))
+            continue
+        taken[target.name] = f
+        pairs.append((f, target))
+    return pairs, failures
+
+
+def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", steps: int | None = None,
+                  progress: bool = True) -> list[tuple[str, str]]:
+    """Denoise image files into the folder ``output``; returns [(file, reason)] for each file skipped.
+
+    Raises :class:`DenoiseError` (before touching anything) for an unknown method, an empty request
+    or an output that would overwrite an input.
+    """
+    output = Path(output)
+    files = collect_inputs(inputs)
+    if not files:
+        raise DenoiseError(f"no PNG/JPEG/TIFF files found in {', '.join(map(str, inputs))}")
+    pairs, failures = plan_outputs(files, output)
+    for source, reason in failures:
+        print(f"skipped {source}: {reason}", file=sys.stderr)
+    denoiser = make_denoiser(method, device, steps)
+    output.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for source, target in progress_bar(pairs, desc="denoise", unit="file", disable=not progress):
+        try:
+            if not source.is_file():
+                raise UnreadableImage("no such file")
+            pixels, meta = read_file(source)
+            colour = pixels[..., :3] if pixels.shape[-1] >= 3 else pixels[..., :1]
+            x, (low, scale) = to_unit(colour)
+            estimate = from_unit(denoise_array(denoiser, x), pixels.dtype, low, scale)
+            if pixels.shape[-1] in (2, 4):  # alpha is not noise: copy it
+                estimate = np.concatenate([estimate, pixels[..., -1:]], axis=-1)
+            write_file(target, estimate, meta)
+            written += 1
+        except (UnreadableImage, ValueError, OSError, RuntimeError) as err:
+            failures.append((str(source), str(err)))
+            print(f"skipped {source}: {err}", file=sys.stderr)
+    print(f"denoised {written} of {len(files)} file(s) into {output}", file=sys.stderr)
+    return failures
