@@ -286,13 +286,14 @@ CROP_COLUMNS = ["dataset", "image", "crop", "path", "precision", "steps", "noisy
 
 def crop_check(protocol, noise, dataset: str, images, crop: int | None, paths: dict[str, int | None],
                csv_path: str | Path, steps: int | None = None, seed: int = 0,
-               device: str | torch.device = "auto", progress: bool = True) -> pd.DataFrame:
+               device: str | torch.device = "auto", progress: bool = True, first_index: int = 0) -> pd.DataFrame:
     """Fit each (image, path) on the same noisy crop; one row per fit, appended to ``csv_path`` as it goes.
 
     ``images`` are :class:`repro.data.Image` of ``dataset`` in set order (their index seeds the noise,
     as in :func:`repro.evaluate.evaluate`); ``paths`` maps each path to how many of the first images it
     runs on (``None``: all), so the slow reference path can be timed on a few. ``crop=None`` keeps the
-    full image. Rows already in the CSV are skipped: a killed check resumes.
+    full image. Rows already in the CSV are skipped: a killed check resumes. ``first_index`` is the set
+    index of ``images[0]`` (to split the work between processes writing the same CSV).
     """
     csv_path = Path(csv_path)
     done = set()
@@ -300,7 +301,7 @@ def crop_check(protocol, noise, dataset: str, images, crop: int | None, paths: d
         previous = pd.read_csv(csv_path, dtype={"image": str})
         done = {(r.dataset, r.image, int(r.crop), r.path) for r in previous.itertuples()}
     crop_label = crop or 0
-    jobs = [(index, image, path) for index, image in enumerate(images) for path, count in paths.items()
+    jobs = [(index, image, path) for index, image in enumerate(images, first_index) for path, count in paths.items()
             if (count is None or index < count) and (dataset, image.name, crop_label, path) not in done]
     new_file = not done
     csv_path.parent.mkdir(parents=True, exist_ok=True)
@@ -336,6 +337,7 @@ def compare_paths(table: pd.DataFrame) -> pd.DataFrame:
     [['a', 0.02, 2.5, 3.0]]
     """
     keys = ["dataset", "image", "crop"]
+    table = table.drop_duplicates(keys + ["path"])  # two processes may have fitted the same crop
     both = pd.merge(table[table.path == "reference"], table[table.path == "fast"], on=keys,
                     suffixes=("_reference", "_fast")).set_index(keys)
     out = pd.DataFrame({
