@@ -31,7 +31,7 @@ BUDGETS = {
     # paper: NVlabs README "--long-train": 500k iterations, 256x256 crops, batch 4, ramp-down over last 50%.
     "smoke": {"iterations": 20, "patch_size": 64, "batch_size": 4, "rampdown_fraction": 0.3, "train_images": 8,
               "val_every": 10, "eval_images": 2},
-    "cpu": {"iterations": 8000, "patch_size": 128, "batch_size": 4, "rampdown_fraction": 0.3, "train_images": None,
+    "cpu": {"iterations": 6000, "patch_size": 128, "batch_size": 4, "rampdown_fraction": 0.3, "train_images": None,
             "val_every": 1000, "eval_images": None},
     "paper": {"iterations": 500_000, "patch_size": 256, "batch_size": 4, "rampdown_fraction": 0.5,
               "train_images": None, "val_every": 10_000, "eval_images": None},
