@@ -116,6 +116,24 @@ if twin:
     display(fig)
 
 # %% [markdown]
+# The two runs above were timed at different moments of a shared machine. For a fair ratio the two
+# frameworks also take turns, `timing_steps` SGD steps each, on the same batches:
+
+# %%
+if twin:
+    timing_dir = results / experiment.PAPER / (f"timing_{budget}_b{main.batch_size}_cf{main.channel_factor}"
+                                               f"_k{main.kernel_size}_{dev.type}_seed{seed}")
+    if (timing_dir / "timing.csv").exists():
+        timing = pd.read_csv(timing_dir / "timing.csv")
+    else:
+        timing = experiment.interleaved_timing(main, pairs, seed=seed, device=dev, rounds=b.timing_rounds,
+                                               steps=b.timing_steps)
+        timing_dir.mkdir(parents=True, exist_ok=True)
+        timing.to_csv(timing_dir / "timing.csv", index=False)
+    per_backend = timing.groupby("backend").s_per_epoch.median()
+    print(per_backend.round(1).to_string(), f"\nratio scratch/torch {per_backend['scratch'] / per_backend['torch']:.2f}")
+
+# %% [markdown]
 # ## The sweep: the report's tables, one hyper-parameter at a time
 #
 # Batch size 32-256, learning rate 0.01-25, channel factor 2-8, kernel 3 or 5 (the report's ranges; the

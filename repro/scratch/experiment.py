@@ -42,7 +42,7 @@ from ..noise import NoiseModel
 from . import data as scratch_data
 from .course import COURSE, SWEEP_TABLES, CourseSettings, course_model
 from .module import save
-from .train import ScratchLearner, TorchLearner, fit, full_image_psnr, patch_psnr
+from .train import ScratchLearner, TorchLearner, batch_order, fit, full_image_psnr, patch_psnr
 from .twin import torch_twin
 
 PAPER = "scratch_n2n"
@@ -62,13 +62,16 @@ class Budget:
     test_images: int | None  # None: all 24 Kodak images
     test_per_image: int
     sweep_tables: dict | None = None  # None: the report's full tables (SWEEP_TABLES)
+    timing_rounds: int = 6  # interleaved timing: rounds of timing_steps SGD steps per framework
+    timing_steps: int = 50
 
     def asdict(self) -> dict:
         return asdict(self)
 
 
 BUDGETS = {
-    "smoke": Budget("smoke", 512, 1, 128, 1, 1, 16, sweep_tables={"lr": (1.0, 5.0), "batch_size": (32, 64)}),
+    "smoke": Budget("smoke", 512, 1, 128, 1, 1, 16, sweep_tables={"lr": (1.0, 5.0), "batch_size": (32, 64)},
+                    timing_rounds=2, timing_steps=3),
     "cpu": Budget("cpu", COURSE.n_pairs, COURSE.epochs, 10_000, 3, None, 64),
     "paper": Budget("paper", COURSE.n_pairs, COURSE.epochs, COURSE.n_pairs, COURSE.epochs, None, 64),
 }
@@ -177,6 +180,40 @@ def run_sweep(results_dir: str | Path, pairs: scratch_data.PairSet, test: scratc
             done[name] = train_run(results_dir, name, settings, pairs, test, noise, backend="scratch", budget=budget,
                                    seed=seed, device=device, role="sweep", progress=progress)
     return list(done.values())
+
+
+def interleaved_timing(settings: CourseSettings, pairs: scratch_data.PairSet, *, seed: int = 0, device="cpu",
+                       rounds: int = 6, steps: int = 50) -> pd.DataFrame:
+    """Seconds per SGD step of each framework, measured in alternating rounds on the same batches.
+
+    The two full training runs are timed at different moments of a shared machine; here the frameworks
+    alternate every ``steps`` steps, so a busy neighbour slows both alike. One row per (round, backend);
+    ``s_per_epoch`` = seconds per step × steps per epoch of ``settings``.
+    """
+    device = torch.device(device)
+    model = course_model(settings.channel_factor, settings.kernel_size,
+                         generator=torch.Generator().manual_seed(seed)).to(device)
+    learners = [ScratchLearner(model, settings.lr), TorchLearner(torch_twin(model), settings.lr)]
+    batches = batch_order(len(pairs), settings.batch_size, seed, epoch=0)
+    steps_per_epoch = -(-settings.n_pairs // settings.batch_size)
+    rows = []
+    for r in range(rounds + 1):  # round 0 warms both up and is not reported
+        for learner in learners:
+            index = [batches[(r * steps + i) % len(batches)] for i in range(steps)]
+            inputs = [(pairs.noisy_a[i].to(device), pairs.noisy_b[i].to(device)) for i in index]
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            t0 = time.perf_counter()
+            for x, y in inputs:
+                learner.step(x, y)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            per_step = (time.perf_counter() - t0) / steps
+            if r:
+                rows.append({"round": r, "backend": learner.backend, "s_per_step": per_step,
+                             "s_per_epoch": per_step * steps_per_epoch, "threads": torch.get_num_threads(),
+                             "device": device.type})
+    return pd.DataFrame(rows)
 
 
 def input_psnr(test: scratch_data.HeldOutSet) -> dict:

@@ -21,7 +21,7 @@ PAPER = "scratch_n2n"
 SETTINGS = ["n_pairs", "epochs", "batch_size", "lr", "channel_factor", "kernel_size"]
 FRAME_COLUMNS = ["run", "role", "backend", "budget", "seed", "noise", "param", *SETTINGS, "iterations",
                  "s_per_epoch", "threads", "device", "device_name", "test_psnr_db", "test_psnr_pooled_db",
-                 "full_image_psnr_db", "n_test_patches", "status"]
+                 "full_image_psnr_db", "n_test_patches", "input_psnr_db", "status"]
 
 
 def _root(results_dir) -> Path:
@@ -40,7 +40,7 @@ def runs_frame(results_dir=None) -> pd.DataFrame:
                      **{k: info.get(k) for k in ["iterations", "s_per_epoch", "threads", "device", "device_name",
                                                  "test_psnr_db", "test_psnr_pooled_db", "full_image_psnr_db",
                                                  "status"]},
-                     "n_test_patches": p.get("n_test_patches")})
+                     "n_test_patches": p.get("n_test_patches"), "input_psnr_db": p.get("input_psnr_db")})
     return pd.DataFrame(rows, columns=FRAME_COLUMNS)
 
 
@@ -202,3 +202,26 @@ def comparison_with_report(results_dir=None, budget: str = "cpu", seed: int = 0)
                      "training": f"{best.n_pairs} pairs x {best.epochs} epochs",
                      "psnr_db": best.test_psnr_db, "psnr_pooled_db": best.test_psnr_pooled_db, "note": best.run})
     return pd.DataFrame(rows)
+
+
+def plot_sweep_curves(sweep: pd.DataFrame, results_dir=None) -> Figure:
+    """Held-out PSNR during training for every configuration of each table."""
+    fig = Figure(figsize=(13, 3.4), layout="constrained")
+    axes = fig.subplots(1, len(SWEEP_TABLES), sharey=True)
+    for ax, varied in zip(axes, SWEEP_TABLES):
+        for r in (sweep[sweep.varied == varied].itertuples() if len(sweep) else []):
+            c = curve(r.run, results_dir).dropna(subset=["val_psnr_db"])
+            ax.plot(c.epoch, c.val_psnr_db, marker="o", ms=2, lw=1.8 if r.report_setting else 1,
+                    label=f"{r.value:g}" + (" (report)" if r.report_setting else ""))
+        ax.set(xlabel="epoch", title=varied)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("held-out patch PSNR (dB)")
+    return fig
+
+
+def largest_budget(results_dir=None) -> str | None:
+    """The largest budget with a complete main run (paper > cpu > smoke): what the book shows."""
+    frame = runs_frame(results_dir)
+    done = set(frame[(frame.status == "complete") & (frame.role == "main")].budget)
+    return next((b for b in ("paper", "cpu", "smoke") if b in done), None)
