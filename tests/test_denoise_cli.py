@@ -1,0 +1,159 @@
+"""``repro denoise``: formats, bit depths, failures, never overwriting inputs, trained models via repro.load."""
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from PIL import Image
+
+from repro import cli
+from repro.denoise_files import DenoiseError, denoise_files, read_file, write_file
+
+torch.set_num_threads(1)
+
+
+def smooth(h=40, w=48, channels=3):
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    base = 0.25 + 0.5 * xx * yy + 0.2 * np.exp(-((xx - 0.5) ** 2 + (yy - 0.4) ** 2) / 0.05)
+    return np.stack([base * (0.9 + 0.05 * c) for c in range(channels)], -1)
+
+
+def noisy(clean, sigma, rng):
+    return np.clip(clean + rng.normal(0, sigma, clean.shape), 0, 1)
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    """One file of each kind a user may have, plus a broken one."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rgb, gray = noisy(smooth(), 0.08, rng), noisy(smooth(channels=1), 0.08, rng)
+    Image.fromarray((rgb * 255).round().astype(np.uint8)).save(folder / "colour.jpg", quality=92)
+    Image.fromarray((gray[..., 0] * 255).round().astype(np.uint8)).save(folder / "gray.png")
+    Image.fromarray((gray[..., 0] * 65535).round().astype(np.uint16)).save(folder / "gray16.png")
+    tifffile.imwrite(folder / "colour16.tif", (rgb * 65535).round().astype(np.uint16), photometric="rgb")
+    write_file(folder / "colour16.png", (rgb * 65535).round().astype(np.uint16))
+    rgba = np.concatenate([(rgb * 255).round(), rng.integers(0, 256, rgb.shape[:2] + (1,))], -1).astype(np.uint8)
+    Image.fromarray(rgba, "RGBA").save(folder / "alpha.png")
+    (folder / "broken.tif").write_bytes(b"II*\x00 this is not a tiff")
+    (folder / "notes.txt").write_text("not an image, and not picked up from a folder")
+    return folder
+
+
+EXPECTED = {  # name: (dtype, channels)
+    "colour.jpg": (np.uint8, 3), "gray.png": (np.uint8, 1), "gray16.png": (np.uint16, 1),
+    "colour16.tif": (np.uint16, 3), "colour16.png": (np.uint16, 3), "alpha.png": (np.uint8, 4),
+}
+
+
+def test_every_kind_of_file_is_denoised_keeping_name_depth_and_size(inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    before = {p.name: p.read_bytes() for p in inputs.iterdir()}
+    rc = cli.main(["denoise", str(inputs), "-o", str(out), "--steps", "3", "--device", "cpu"])
+    assert rc == 1  # one file failed
+    assert sorted(p.name for p in out.iterdir()) == sorted(EXPECTED)
+    for name, (dtype, channels) in EXPECTED.items():
+        original, _ = read_file(inputs / name)
+        result, _ = read_file(out / name)
+        assert result.dtype == dtype and result.shape == original.shape[:2] + (channels,), name
+    alpha_in, alpha_out = read_file(inputs / "alpha.png")[0], read_file(out / "alpha.png")[0]
+    assert np.array_equal(alpha_in[..., 3], alpha_out[..., 3])  # alpha copied, not denoised
+    err = capsys.readouterr().err
+    assert "skipped" in err and "broken.tif" in err and "denoised 6 of 7" in err
+    assert {p.name: p.read_bytes() for p in inputs.iterdir()} == before  # inputs untouched
+
+
+def test_sixteen_bit_values_survive_a_round_trip(tmp_path):
+    rng = np.random.default_rng(1)
+    for name, shape in (("a.tif", (5, 7, 3)), ("b.png", (5, 7, 3)), ("c.png", (5, 7, 1)), ("d.tiff", (5, 7, 1))):
+        pixels = rng.integers(0, 65536, shape).astype(np.uint16)
+        write_file(tmp_path / name, pixels)
+        back, _ = read_file(tmp_path / name)
+        assert np.array_equal(back, pixels), name
+
+
+def test_denoising_actually_removes_noise(tmp_path):
+    rng = np.random.default_rng(2)
+    clean = smooth(64, 64, 1)
+    (tmp_path / "in").mkdir()
+    Image.fromarray((noisy(clean, 0.1, rng)[..., 0] * 255).round().astype(np.uint8)).save(tmp_path / "in/x.png")
+    assert denoise_files([tmp_path / "in/x.png"], tmp_path / "out", steps=300, device="cpu", progress=False) == []
+
+    def psnr(path):
+        x = read_file(path)[0][..., 0] / 255.0
+        return 10 * np.log10(1 / np.mean((x - clean[..., 0]) ** 2))
+
+    assert psnr(tmp_path / "out/x.png") > psnr(tmp_path / "in/x.png") + 3
+
+
+def test_an_output_folder_holding_the_inputs_is_refused_before_anything_runs(inputs, capsys):
+    before = {p.name: p.read_bytes() for p in inputs.iterdir()}
+    assert cli.main(["denoise", str(inputs / "gray.png"), "-o", str(inputs), "--steps", "2"]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in inputs.iterdir()} == before
+    # also when the colliding input is listed separately from another folder
+    other = inputs.parent / "other"
+    other.mkdir()
+    (other / "gray.png").write_bytes((inputs / "gray.png").read_bytes())
+    with pytest.raises(DenoiseError):
+        denoise_files([other / "gray.png", inputs / "gray.png"], inputs, steps=2)
+
+
+def test_same_name_from_two_folders_is_reported_not_overwritten(inputs, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "gray.png").write_bytes((inputs / "gray.png").read_bytes())
+    failures = denoise_files([inputs / "gray.png", other / "gray.png", tmp_path / "missing.png"], tmp_path / "out",
+                             steps=2, device="cpu", progress=False)
+    assert [f for f, _ in failures] == [str(other / "gray.png"), str(tmp_path / "missing.png")]
+    assert (tmp_path / "out" / "gray.png").exists()
+
+
+def test_unknown_method_is_a_clear_error(inputs, tmp_path, capsys):
+    assert cli.main(["denoise", str(inputs / "gray.png"), "-o", str(tmp_path / "o"), "--method", "bm4d"]) == 2
+    assert "unknown method 'bm4d'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_trained_model_goes_through_repro_load_lazily(inputs, tmp_path, monkeypatch):
+    run_folder = tmp_path / "results/noise2noise/some_run"
+    run_folder.mkdir(parents=True)
+    calls = []
+
+    class Halve(torch.nn.Module):
+        in_channels = 3
+
+        def forward(self, x):
+            return x / 2
+
+    def fake_load(path, device="auto"):
+        calls.append((str(path), device))
+        return Halve()
+
+    monkeypatch.setitem(sys.modules, "repro.load", types.SimpleNamespace(load=fake_load))
+    failures = denoise_files([inputs / "colour16.tif", inputs / "gray.png"], tmp_path / "out",
+                             method=str(run_folder), device="cpu", progress=False)
+    assert failures == [] and calls == [(str(run_folder), "cpu")]
+    original, result = read_file(inputs / "colour16.tif")[0], read_file(tmp_path / "out/colour16.tif")[0]
+    assert np.abs(result.astype(int) - original.astype(int) // 2).max() <= 1
+    gray_in, gray_out = read_file(inputs / "gray.png")[0], read_file(tmp_path / "out/gray.png")[0]
+    assert gray_out.shape == gray_in.shape  # gray tiled for the colour model and averaged back
+    assert np.abs(gray_out.astype(int) - gray_in.astype(int) / 2).max() <= 1
+
+
+def test_without_repro_load_a_trained_model_is_a_clear_error(inputs, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "repro.load", None)  # import fails, as before repro.load existed
+    with pytest.raises(DenoiseError, match="repro.load"):
+        denoise_files([inputs / "gray.png"], tmp_path / "out", method=str(tmp_path))
+
+
+def test_the_installed_command_runs(inputs, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "repro.cli", "denoise", str(inputs / "gray.png"), "-o",
+                           str(tmp_path / "out"), "--steps", "2", "--device", "cpu"], capture_output=True, text=True,
+                          env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out/gray.png").exists() and "denoised 1 of 1" in done.stderr
