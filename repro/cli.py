@@ -68,10 +68,14 @@ def main(argv=None) -> int:
         print(run.path)
         runs.write_summary(args.results)
     elif args.command == "denoise":
-        from .denoise_files import denoise_files
+        from .denoise_files import DenoiseError, denoise_files
 
-        failures = denoise_files(args.inputs, args.output, method=args.method, device=args.device,
-                                 steps=args.steps)
+        try:
+            failures = denoise_files(args.inputs, args.output, method=args.method, device=args.device,
+                                     steps=args.steps)
+        except DenoiseError as err:
+            print(f"repro denoise: error: {err}", file=sys.stderr)
+            return 2
         return 1 if failures else 0
     return 0
 
