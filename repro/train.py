@@ -2,7 +2,8 @@
 
 It is parameterised by small callables: ``loss_fn(model, batch, generator) -> scalar`` (see
 repro.methods) and a sampler with ``sample(batch_size, generator) -> Batch`` (repro.patches). Durations
-are iterations. What it adds around them:
+are iterations. A loss with a schedule of its own may define ``set_iteration(iteration, total)``; it is
+called before every step, so a resumed run follows the same schedule. What it adds around them:
 
 * Adam with the paper's betas and the learning-rate ramps of the NVlabs code (raised-cosine ramp-up,
   squared-cosine ramp-down over the last fraction of iterations);
@@ -156,6 +157,8 @@ def train(
     for iteration in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, iteration)
+        if hasattr(loss_fn, "set_iteration"):  # a loss with its own schedule (Noise2Score's annealed σ_a)
+            loss_fn.set_iteration(iteration, config.iterations)
         batch = sampler.sample(config.batch_size, generator).to(device, fmt)
         with autocast(device, config.precision):
             loss = loss_fn(model, batch, generator)
