@@ -36,7 +36,7 @@ summary: $(STAMP)
 
 book: $(STAMP) $(MATHJAX)
 	$(BIN)/python -m repro.cli summary
-	$(BIN)/jupyter-book build book --quiet
+	$(BIN)/jupyter-book build book --all --quiet
 	@echo "Book built: book/_build/html/index.html"
 
 test: $(STAMP) $(MATHJAX) browser

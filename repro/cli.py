@@ -1,6 +1,7 @@
-"""Command line: ``repro summary``, ``repro baseline``, ``repro denoise``.
+"""Command line: ``repro summary``, ``repro claims``, ``repro baseline``, ``repro denoise``.
 
     repro summary                                  # rebuild results/summary.csv from the run folders
+    repro claims ../shared/claims/claims.csv       # regenerate results/claims.csv (verified claims only)
     repro baseline bm3d --protocol noise2noise --sigma 25
     repro denoise photo.png more/ -o outdir        # see repro.denoise_files
 """
@@ -44,6 +45,10 @@ def main(argv=None) -> int:
     p = sub.add_parser("summary", help="rebuild results/summary.csv from the run folders")
     p.add_argument("--results", default=None, help="results folder (default: ./results)")
 
+    p = sub.add_parser("claims", help="regenerate results/claims.csv from the shared claims file")
+    p.add_argument("source", nargs="?", default=None, help="claims file (default: ../shared/claims/claims.csv)")
+    p.add_argument("--results", default=None, help="results folder (default: ./results)")
+
     p = sub.add_parser("baseline", help="evaluate a classical baseline into a run folder")
     p.add_argument("method", choices=["bm3d"])
     p.add_argument("--protocol", required=True, choices=sorted(protocols.PROTOCOLS))
@@ -63,6 +68,11 @@ def main(argv=None) -> int:
     if args.command == "summary":
         path = runs.write_summary(args.results)
         print(f"wrote {path} ({len(runs.summary(args.results))} rows)")
+    elif args.command == "claims":
+        from . import claims
+
+        path = claims.write_claims(args.source, args.results)
+        print(f"wrote {path} ({len(claims.load(path.parent))} verified claims)")
     elif args.command == "baseline":
         run = run_baseline(args.method, args.protocol, args.sigma, args.results, args.datasets, args.n_images)
         print(run.path)

@@ -94,7 +94,7 @@ class Run:
         self.update(**info, status="complete", finished=_now())
 
     def per_image(self) -> pd.DataFrame:
-        if not self.per_image_csv.exists():
+        if not self.per_image_csv.exists() or self.per_image_csv.stat().st_size == 0:  # a run just starting
             return pd.DataFrame(columns=["dataset", "image", "repeat", "psnr_db"])
         return pd.read_csv(self.per_image_csv, dtype={"image": str})
 

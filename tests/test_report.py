@@ -1,0 +1,140 @@
+"""repro.report on a temporary results folder built with repro.runs (no training, no data needed)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from repro import claims, report, runs
+
+CLAIMS_CSV = '''paper,table,method,noise,param,dataset,psnr_db,sigma_known,source,verified
+Noise2Noise (Lehtinen et al. ICML 2018),Table 1,"noisy targets (N2N, RED30)",Gaussian,sigma=25,Kodak,32.48,no,"slides, OCR",yes
+Noise2Noise (Lehtinen et al. ICML 2018),official repo README (not paper),N2N (official U-Net code),Gaussian,sigma=25,Kodak,32.39,no (blind),"README.md, U-Net",yes
+Noise2Noise (Lehtinen et al. ICML 2018),Table 1,BM3D,Gaussian,sigma=25,Set14,30.50,unknown,"slides",yes
+Noise2Noise (Lehtinen et al. ICML 2018),Table 1,BM3D,Gaussian,sigma=25,Average,30.89,unknown,"slides",yes
+Noise2Noise (Lehtinen et al. ICML 2018),Table 1,BM3D,Gaussian,sigma=25,BSD300,30.00,unknown,"memory",no
+'''
+
+
+def make_run(root, paper, name, psnr, method="n2n", datasets=("kodak24",), curve=True, png=True, train_s=36.0):
+    run = runs.Run.open(root, paper, name, method=method, noise="gaussian", param="sigma=25", protocol=paper,
+                        budget="smoke", device="cpu", iterations=20, train_wall_s=train_s, seed=0)
+    rows = [{"dataset": d, "image": f"im{i}", "repeat": 0, "psnr_db": psnr + 0.1 * (i - 1), "seconds": 0.1}
+            for d in datasets for i in range(3)]
+    pd.DataFrame(rows).to_csv(run.per_image_csv, index=False)
+    if curve:
+        pd.DataFrame({"iteration": [10, 20], "loss": [0.02, 0.01], "val_psnr_db": [np.nan, 28.5]}).to_csv(
+            run.path / "curve.csv", index=False)
+    if png:
+        fig = Figure(figsize=(1, 1))
+        fig.subplots().imshow(np.zeros((4, 4)))
+        fig.savefig(run.path / "crops.png")
+    run.finish(eval_wall_s=324.0)
+    return run
+
+
+@pytest.fixture()
+def results(tmp_path):
+    (tmp_path / "claims_source.csv").write_text(CLAIMS_CSV)
+    claims.write_claims(tmp_path / "claims_source.csv", tmp_path)
+    make_run(tmp_path, "noise2noise", "n2n_smoke", 32.0)
+    make_run(tmp_path, "noise2noise", "bm3d_smoke", 30.6, method="bm3d", datasets=("set14", "kodak24"),
+             curve=False, png=False, train_s=0.0)
+    runs.write_summary(tmp_path)
+    return tmp_path
+
+
+def test_summary_table_joins_every_row_with_its_claim(results):
+    table = report.summary_table(results)
+    assert len(table) == len(pd.read_csv(results / "summary.csv")) == 3
+    n2n = table[table.method == "n2n"].iloc[0]
+    assert n2n.claim_psnr_db == pytest.approx(32.39)  # the README (priority 0), not Table 1
+    assert n2n.delta_db == pytest.approx(32.0 - 32.39)
+    assert n2n.hours == pytest.approx((36.0 + 324.0) / 3600)
+    assert n2n.budget == "smoke" and n2n.device == "cpu"
+    bm3d = table[(table.method == "bm3d") & (table.dataset == "set14")].iloc[0]
+    assert bm3d.claim_psnr_db == pytest.approx(30.50)
+    assert pd.isna(table[(table.method == "bm3d") & (table.dataset == "kodak24")].iloc[0].claim_psnr_db)
+    view = report.summary_view(results)
+    assert {"claim_psnr_db", "psnr_db", "delta_db", "budget", "device", "hours"} <= set(view.columns)
+
+
+def test_claims_vs_reproduced(results):
+    table = report.claims_vs_reproduced("noise2noise", results)
+    kodak = table[(table.method == "n2n") & (table.dataset == "kodak24")]
+    assert sorted(kodak.claim_psnr_db) == pytest.approx([32.39, 32.48])  # every claim of the key, ours beside
+    assert kodak.psnr_db.tolist() == pytest.approx([32.0, 32.0])
+    assert kodak[kodak.best_claim].claim_psnr_db.tolist() == pytest.approx([32.39])
+    unclaimed = table[(table.method == "bm3d") & (table.dataset == "kodak24")]
+    assert len(unclaimed) == 1 and pd.isna(unclaimed.claim_psnr_db.iloc[0])
+    assert not (table.dataset == "bsd300_test").any()  # the unverified claim is not there
+    only_claims = report.claims_vs_reproduced("ssdn", results)
+    assert only_claims.empty
+
+
+def test_a_paper_without_runs_is_not_an_error(results, tmp_path_factory):
+    empty = tmp_path_factory.mktemp("empty")
+    assert report.runs_table("ssdn", results).empty
+    assert report.summary_table(empty).empty
+    assert report.claims_vs_reproduced("ssdn", empty).empty
+    shown = report.table(report.runs_table("ssdn", results), empty=report.no_run_sentence("ssdn"))
+    assert "No committed run yet for ssdn" in shown.data
+    assert "no committed run yet" in report.paper_status("ssdn", results).lower()
+    fig = report.plot_curves("ssdn", results)
+    assert isinstance(fig, Figure) and "No training curve" in fig.axes[0].texts[0].get_text()
+    assert report.figure_paths("ssdn", results_dir=results) == []
+    assert report.protocol_effects(empty).empty
+    assert report.cost_table(empty).empty
+
+
+def test_runs_table(results):
+    table = report.runs_table("noise2noise", results)
+    assert set(table.run) == {"noise2noise/n2n_smoke", "noise2noise/bm3d_smoke"}
+    row = table.set_index("run").loc["noise2noise/n2n_smoke"]
+    assert row.status == "complete" and row.iterations == 20
+    assert row.train_hours == pytest.approx(0.01) and row.eval_hours == pytest.approx(0.09)
+    cost = report.cost_table(results)
+    assert set(cost.method) == {"n2n", "bm3d"}
+
+
+def test_curves_and_figures(results):
+    fig = report.plot_curves("noise2noise", results)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2  # loss, and validation PSNR
+    assert len(fig.axes[0].lines) == 1
+    paths = report.figure_paths("noise2noise", results_dir=results)
+    assert [p.name for p in paths] == ["crops.png"]
+    assert report.show_figures("noise2noise", results_dir=results) == paths
+    assert report._figure_png(fig)[:4] == b"\x89PNG"
+
+
+def test_styled_table_has_two_decimals(results):
+    html = report.styled(report.summary_view(results)).to_html()
+    assert "32.00" in html and "32.39" in html and "-0.39" in html
+    assert "reproduced (dB)" in html and "claimed (dB)" in html
+    html = report.table(report.summary_view(results), css_class="repro-summary").to_html()
+    assert 'class="repro-summary"' in html
+
+
+def test_summary_falls_back_to_run_folders(results):
+    (results / "summary.csv").unlink()
+    run = runs.Run.open(results, "ssdn", "still_starting", method="ssdn", noise="gaussian", param="sigma=25",
+                        protocol="ssdn", budget="cpu")
+    run.per_image_csv.write_text("")  # a run that has not written its first line yet
+    table = report.summary_table(results)
+    assert len(table) == 3 and "ssdn" not in set(table.paper)
+
+
+def test_protocol_effects(results):
+    for variant, reference, psnr in [("not clipped", True, 30.0), ("clipped", False, 30.2)]:
+        folder = results / "protocol" / f"clip_{variant.replace(' ', '_')}"
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps({"effect": "clip the noisy input", "variant": variant,
+                                                     "reference": reference, "method": "bm3d"}))
+        pd.DataFrame([{"dataset": "kodak24", "image": f"im{i}", "repeat": 0, "psnr_db": psnr, "seconds": 0}
+                      for i in range(2)]).to_csv(folder / "per_image.csv", index=False)
+    table = report.protocol_effects(results)
+    assert list(table.variant) == ["not clipped", "clipped"]
+    assert table.delta_db.tolist() == pytest.approx([0.0, 0.2])
