@@ -89,7 +89,8 @@ main_run = experiment.train_run(results, main_name, main, pairs, test, noise_mod
                                 budget=budget, seed=seed, device=dev, extra=noisy_input)
 info = main_run.info
 print(f"{main_name}: test PSNR {info['test_psnr_db']:.2f} dB per patch (pooled {info['test_psnr_pooled_db']:.2f}), "
-      f"full images {info['full_image_psnr_db']:.2f} dB; {info['s_per_epoch']:.1f} s/epoch")
+      f"full images {info['full_image_psnr_db']:.2f} dB; {info['s_per_epoch']:.1f} s/epoch wall, "
+      f"{info['cpu_s_per_epoch']:.1f} s/epoch CPU")
 
 # %%
 net = load(course_model(main.channel_factor, main.kernel_size), main_run.path / "model.pt")
@@ -130,8 +131,10 @@ if twin:
                                                steps=b.timing_steps)
         timing_dir.mkdir(parents=True, exist_ok=True)
         timing.to_csv(timing_dir / "timing.csv", index=False)
-    per_backend = timing.groupby("backend").s_per_epoch.median()
-    print(per_backend.round(1).to_string(), f"\nratio scratch/torch {per_backend['scratch'] / per_backend['torch']:.2f}")
+    per_backend = timing.groupby("backend")[["s_per_epoch", "cpu_s_per_epoch"]].median()
+    display(per_backend)
+    ratio = per_backend.loc["scratch"] / per_backend.loc["torch"]
+    print(f"scratch/torch time per epoch: wall {ratio.s_per_epoch:.2f}, CPU {ratio.cpu_s_per_epoch:.2f}")
 
 # %% [markdown]
 # ## The sweep: the report's tables, one hyper-parameter at a time

@@ -86,11 +86,12 @@ def test_fit_lowers_the_loss_and_logs_a_curve():
     noisy = [clean + 0.1 * torch.randn(clean.shape, generator=g) for _ in range(2)]
     pairs = scratch_data.PairSet(noisy[0], noisy[1], (clean * 255).to(torch.uint8), [""] * 64)
     learner = ScratchLearner(course_model(channel_factor=2, generator=g), lr=5.0)
-    curve, seconds = fit(learner, pairs, None, epochs=20, batch_size=8, seed=0, device="cpu", progress=False,
-                         logs_per_epoch=2)
-    assert list(curve.columns) == ["iteration", "epoch", "loss", "val_psnr_db", "train_wall_s"]
+    curve, timing = fit(learner, pairs, None, epochs=20, batch_size=8, seed=0, device="cpu", progress=False,
+                        logs_per_epoch=2)
+    assert list(curve.columns) == ["iteration", "epoch", "loss", "val_psnr_db", "train_wall_s", "train_cpu_s"]
     assert curve.iteration.tolist() == [0] + [4 * k for k in range(1, 41)]
-    assert len(seconds) == 20 and all(s > 0 for s in seconds)
+    assert timing.epoch.tolist() == list(range(1, 21)) and (timing.wall_s > 0).all() and (timing.cpu_s > 0).all()
+    assert curve.train_wall_s.is_monotonic_increasing and curve.train_cpu_s.is_monotonic_increasing
     assert curve.loss.iloc[-4:].mean() < 0.85 * curve.loss.iloc[1:5].mean()
 
 

@@ -136,7 +136,7 @@ def train_run(results_dir: str | Path, name: str, settings: CourseSettings, pair
                         protocol=PROTOCOL, budget=budget, device=device.type, seed=seed, params=params,
                         protocol_text=PROTOCOL_TEXT, threads=torch.get_num_threads(),
                         n_parameters=model.n_parameters())
-    curve, epoch_seconds = fit(learner, pairs, test, epochs=settings.epochs, batch_size=settings.batch_size,
+    curve, timing = fit(learner, pairs, test, epochs=settings.epochs, batch_size=settings.batch_size,
                                seed=seed, device=device, progress=progress, desc=name)
     curve.to_csv(run.path / "curve.csv", index=False)
     if backend == "scratch":
@@ -156,10 +156,10 @@ def train_run(results_dir: str | Path, name: str, settings: CourseSettings, pair
               "seconds": round(full_s, 4)} for n, v in zip(test.image_names, per_full)]
     runs.write_atomic(run.per_image_csv, pd.DataFrame(rows, columns=PER_IMAGE_COLUMNS).to_csv(index=False))
     n_batches = curve["iteration"].max()
-    run.finish(iterations=int(n_batches), train_wall_s=round(sum(epoch_seconds), 2),
-               eval_wall_s=round(time.perf_counter() - start, 2),
-               epoch_seconds=[round(s, 2) for s in epoch_seconds],
-               s_per_epoch=round(sum(epoch_seconds) / len(epoch_seconds), 2),
+    run.finish(iterations=int(n_batches), train_wall_s=round(timing.wall_s.sum(), 2),
+               train_cpu_s=round(timing.cpu_s.sum(), 2), eval_wall_s=round(time.perf_counter() - start, 2),
+               epoch_wall_s=timing.wall_s.round(2).tolist(), epoch_cpu_s=timing.cpu_s.round(2).tolist(),
+               s_per_epoch=round(timing.wall_s.mean(), 2), cpu_s_per_epoch=round(timing.cpu_s.mean(), 2),
                test_psnr_db=round(float(per_patch.mean()), 4), test_psnr_pooled_db=round(pooled, 4),
                full_image_psnr_db=round(float(per_full.mean()), 4),
                final_val_psnr_db=round(float(curve["val_psnr_db"].dropna().iloc[-1]), 4))
@@ -187,8 +187,8 @@ def interleaved_timing(settings: CourseSettings, pairs: scratch_data.PairSet, *,
     """Seconds per SGD step of each framework, measured in alternating rounds on the same batches.
 
     The two full training runs are timed at different moments of a shared machine; here the frameworks
-    alternate every ``steps`` steps, so a busy neighbour slows both alike. One row per (round, backend);
-    ``s_per_epoch`` = seconds per step × steps per epoch of ``settings``.
+    alternate every ``steps`` steps, so a busy neighbour slows both alike. One row per (round, backend),
+    wall-clock and CPU seconds of this process; ``*_per_epoch`` = per step × steps per epoch of ``settings``.
     """
     device = torch.device(device)
     model = course_model(settings.channel_factor, settings.kernel_size,
@@ -203,16 +203,17 @@ def interleaved_timing(settings: CourseSettings, pairs: scratch_data.PairSet, *,
             inputs = [(pairs.noisy_a[i].to(device), pairs.noisy_b[i].to(device)) for i in index]
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for x, y in inputs:
                 learner.step(x, y)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
-            per_step = (time.perf_counter() - t0) / steps
+            per_step, cpu_per_step = (time.perf_counter() - t0) / steps, (time.process_time() - c0) / steps
             if r:
                 rows.append({"round": r, "backend": learner.backend, "s_per_step": per_step,
-                             "s_per_epoch": per_step * steps_per_epoch, "threads": torch.get_num_threads(),
-                             "device": device.type})
+                             "s_per_epoch": per_step * steps_per_epoch, "cpu_s_per_step": cpu_per_step,
+                             "cpu_s_per_epoch": cpu_per_step * steps_per_epoch,
+                             "threads": torch.get_num_threads(), "device": device.type})
     return pd.DataFrame(rows)
 
 

@@ -20,7 +20,8 @@ from .course import COURSE, REPORTED_BEST_PSNR_DB, SWEEP_TABLES
 PAPER = "scratch_n2n"
 SETTINGS = ["n_pairs", "epochs", "batch_size", "lr", "channel_factor", "kernel_size"]
 FRAME_COLUMNS = ["run", "role", "backend", "budget", "seed", "noise", "param", *SETTINGS, "iterations",
-                 "s_per_epoch", "threads", "device", "device_name", "test_psnr_db", "test_psnr_pooled_db",
+                 "s_per_epoch", "cpu_s_per_epoch", "threads", "device", "device_name", "test_psnr_db",
+                 "test_psnr_pooled_db",
                  "full_image_psnr_db", "n_test_patches", "input_psnr_db", "status"]
 
 
@@ -37,7 +38,8 @@ def runs_frame(results_dir=None) -> pd.DataFrame:
         rows.append({"run": path.parent.name, "role": p.get("role", "main"), "backend": p.get("backend"),
                      "budget": info.get("budget"), "seed": info.get("seed"), "noise": info.get("noise"),
                      "param": info.get("param"), **{k: p.get(k) for k in SETTINGS},
-                     **{k: info.get(k) for k in ["iterations", "s_per_epoch", "threads", "device", "device_name",
+                     **{k: info.get(k) for k in ["iterations", "s_per_epoch", "cpu_s_per_epoch", "threads",
+                                                 "device", "device_name",
                                                  "test_psnr_db", "test_psnr_pooled_db", "full_image_psnr_db",
                                                  "status"]},
                      "n_test_patches": p.get("n_test_patches"), "input_psnr_db": p.get("input_psnr_db")})
@@ -79,9 +81,12 @@ def twin_comparison(scratch_run: str, torch_run: str, results_dir=None) -> dict:
         "max relative weight difference at the end": weight_rel,
         "test PSNR scratch (dB)": info[scratch_run]["test_psnr_db"],
         "test PSNR torch (dB)": info[torch_run]["test_psnr_db"],
-        "s/epoch scratch": info[scratch_run]["s_per_epoch"],
-        "s/epoch torch": info[torch_run]["s_per_epoch"],
-        "time ratio scratch/torch": info[scratch_run]["s_per_epoch"] / info[torch_run]["s_per_epoch"],
+        "wall s/epoch scratch": info[scratch_run]["s_per_epoch"],
+        "wall s/epoch torch": info[torch_run]["s_per_epoch"],
+        "CPU s/epoch scratch": info[scratch_run].get("cpu_s_per_epoch"),
+        "CPU s/epoch torch": info[torch_run].get("cpu_s_per_epoch"),
+        "CPU time ratio scratch/torch": (info[scratch_run].get("cpu_s_per_epoch") or float("nan"))
+        / (info[torch_run].get("cpu_s_per_epoch") or float("nan")),
         "threads": info[scratch_run].get("threads"),
     }
 
@@ -104,7 +109,8 @@ def sweep_frame(budget: str, seed: int = 0, param: str | None = None, results_di
                 rows.append({"varied": varied, "value": value, "report_setting": value == getattr(COURSE, varied),
                              "test_psnr_db": r.test_psnr_db, "test_psnr_pooled_db": r.test_psnr_pooled_db,
                              "full_image_psnr_db": r.full_image_psnr_db, "iterations": r.iterations,
-                             "s_per_epoch": r.s_per_epoch, "n_pairs": r.n_pairs, "epochs": r.epochs, "run": r.run})
+                             "s_per_epoch": r.s_per_epoch, "cpu_s_per_epoch": r.cpu_s_per_epoch,
+                             "n_pairs": r.n_pairs, "epochs": r.epochs, "run": r.run})
     return pd.DataFrame(rows)
 
 
