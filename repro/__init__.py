@@ -8,7 +8,8 @@ True
 """
 from importlib import import_module
 
-__all__ = ["data", "metrics", "noise", "protocols", "evaluate", "runs", "report", "claims", "Denoiser", "load"]
+__all__ = ["data", "metrics", "noise", "protocols", "evaluate", "runs", "report", "claims", "protocol_effects",
+           "Denoiser", "load"]
 __version__ = "0.1.0"
 _FROM_CHECKPOINTS = ("Denoiser", "load")
 

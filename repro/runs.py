@@ -28,6 +28,7 @@ from .evaluate import summarize
 SUMMARY_COLUMNS = ["paper", "method", "noise", "param", "dataset", "protocol", "budget", "psnr_db", "ci95_db",
                    "n_images", "iterations", "device", "train_wall_s", "run", "complete", "seed", "git_commit"]
 PAPERS = ("noise2noise", "ssdn", "noise2score", "zs_n2n", "scratch_n2n")
+STUDIES = ("protocol",)  # run folders that measure the protocol itself; not rows of summary.csv
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -73,8 +74,8 @@ class Run:
 
     @classmethod
     def open(cls, results_dir: str | Path, paper: str, name: str, **info) -> "Run":
-        if paper not in PAPERS:
-            raise ValueError(f"paper must be one of {PAPERS}, got '{paper}'")
+        if paper not in PAPERS + STUDIES:
+            raise ValueError(f"paper must be one of {PAPERS + STUDIES}, got '{paper}'")
         path = Path(results_dir) / paper / name
         previous = json.loads((path / "run.json").read_text()) if (path / "run.json").exists() else {}
         record = {**previous, "paper": paper, "run": f"{paper}/{name}", **info, **git_state(), **machine(),
@@ -120,7 +121,7 @@ def _now() -> str:
 
 def all_runs(results_dir: str | Path | None = None) -> list[Run]:
     root = Path(results_dir or default_results_dir())
-    return [Run(p.parent) for p in sorted(root.glob("*/*/run.json"))]
+    return [Run(p.parent) for paper in PAPERS for p in sorted((root / paper).glob("*/run.json"))]
 
 
 def summary(results_dir: str | Path | None = None) -> pd.DataFrame:

@@ -1,0 +1,59 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # How much does the evaluation protocol move PSNR?
+#
+# One trained denoiser, evaluated under the Noise2Noise protocol and under variants of it that other papers
+# use: clipping the noisy input, PSNR on float instead of uint8-rounded images, Set14 with 12 instead of 14
+# images. Writes run folders under `results/protocol/`, which the book's protocol chapter tabulates.
+
+# %% tags=["parameters"]
+model_run: str = "noise2noise/n2n_gaussian_cpu_seed0"  # trained run folder, relative to the repository results
+sigma: float = 25.0  # Gaussian noise level, 0-255 scale
+budget: str = "auto"  # smoke (first image of each set) | cpu | paper | auto
+device: str = "auto"  # auto | cpu | cuda
+seed: int = 0  # unused here (the protocol fixes the noise seeds); kept for a uniform interface
+results_dir: str = ""  # folder for run folders (empty: results/ of this repository)
+
+# %%
+from pathlib import Path
+
+import repro
+from repro import noise, protocol_effects, protocols, report, runs
+from repro.device import resolve_budget, resolve_device
+
+dev = resolve_device(device)
+budget = resolve_budget(budget, dev)
+results = Path(results_dir) if results_dir else runs.default_results_dir()
+source = runs.default_results_dir() / model_run
+if (source / "model.pt").exists():
+    denoiser, method = repro.load(source, device=dev), runs.Run(source).info["method"]
+elif budget == "smoke":
+    print(f"{source} has no model.pt; the smoke run measures the identity (the noisy input) instead")
+    denoiser, method = (lambda y: y), "identity"
+else:
+    raise FileNotFoundError(f"{source} has no trained model: run notebooks/noise2noise.ipynb first")
+
+# %%
+made = protocol_effects.measure(
+    denoiser, protocols.get("noise2noise"), noise.Gaussian(sigma), results,
+    info={"method": method, "source_run": model_run, "budget": budget, "device": str(dev)},
+    n_images=1 if budget == "smoke" else None,
+)
+[run.path.name for run in made]
+
+# %%
+report.protocol_effects(results)

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+import torch
+
+from repro import data, noise
+from repro.checkpoints import load, save_model
+from repro.evaluate import Validator
+from repro.metrics import psnr
+from repro.methods.noise2noise import N2CLoss, N2NLoss
+from repro.models import UNet
+from repro.patches import PatchSampler
+from repro.train import NonFiniteLoss, TrainConfig, learning_rate, train
+
+
+@pytest.fixture(scope="module")
+def sampler():
+    images = [im.pixels for im in data.load("cbsd432", exclude="bsd300_test")[:6]]
+    return PatchSampler(images, 32, noise.Gaussian((0, 50)), copies=2)
+
+
+def small_config(**kw):
+    base = dict(iterations=6, batch_size=2, lr=1e-3, precision="fp32", checkpoint_every=3, log_every=1, seed=0)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_a_killed_and_resumed_run_ends_with_the_same_weights(sampler, tmp_path):
+    torch.manual_seed(0)
+    straight = UNet(3)
+    torch.manual_seed(0)
+    resumed = UNet(3)
+    train(straight, N2NLoss(), sampler, small_config(), tmp_path / "a", progress=False)
+    first = train(resumed, N2NLoss(), sampler, small_config(), tmp_path / "b", stop_at=3, progress=False)
+    assert first.stopped_early and first.iterations == 3
+    torch.manual_seed(123)  # a fresh process: new init, other global RNG state
+    again = UNet(3)
+    second = train(again, N2NLoss(), sampler, small_config(), tmp_path / "b", progress=False)
+    assert second.iterations == 6 and not second.stopped_early
+    for (name, a), b in zip(straight.state_dict().items(), again.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert len((tmp_path / "b" / "curve.csv").read_text().splitlines()) == 1 + 6
+
+
+def test_a_checkpoint_from_another_configuration_is_refused(sampler, tmp_path):
+    train(UNet(3), N2NLoss(), sampler, small_config(iterations=2, checkpoint_every=1), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="different configuration"):
+        train(UNet(3), N2NLoss(), sampler, small_config(iterations=2, lr=5e-4), tmp_path, progress=False)
+
+
+def test_a_non_finite_loss_stops_with_a_clear_error(sampler, tmp_path):
+    def exploding(model, batch, generator):
+        return model(batch.noisy[0]).mean() * float("nan")
+
+    with pytest.raises(NonFiniteLoss, match="iteration 0"):
+        train(UNet(3), exploding, sampler, small_config(), tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("loss", [N2NLoss(), N2CLoss()])
+def test_a_tiny_training_run_raises_psnr(loss, sampler, tmp_path):
+    torch.manual_seed(0)
+    model = UNet(3)
+    validator = Validator("kodak24", noise.Gaussian(25), n_images=2, crop=64)
+    before = validator(model)
+    noisy = float(psnr(validator.noisy, validator.clean, "uint8").mean())  # about 20.2 dB at sigma=25
+    train(model, loss, sampler, small_config(iterations=200, batch_size=4, checkpoint_every=200, log_every=50,
+                                             lr=1e-3), tmp_path, progress=False)
+    after = validator(model)
+    assert after > before + 5.0 and after > noisy + 1.0  # it denoises: better than its own input
+
+
+def test_learning_rate_ramps():
+    cfg = TrainConfig(iterations=1000, lr=2.0, rampup_fraction=0.1, rampdown_fraction=0.3)
+    lrs = np.array([learning_rate(cfg, i) for i in range(1000)])
+    assert lrs[0] == 0 and abs(lrs[100] - 2.0) < 1e-9 and abs(lrs[699] - 2.0) < 1e-9
+    assert (np.diff(lrs[:100]) > 0).all() and (np.diff(lrs[700:]) < 0).all() and lrs[-1] < 1e-4
+
+
+def test_saved_model_loads_back_as_the_same_denoiser(tmp_path):
+    torch.manual_seed(0)
+    model = UNet(1).eval()
+    save_model(tmp_path, model, "unet", {"in_channels": 1}, "noise2noise", "n2n")
+    denoiser = load(tmp_path, device="cpu")
+    x = torch.rand(2, 1, 40, 40)
+    with torch.no_grad():
+        assert torch.equal(denoiser(x), model(x))
+    with pytest.raises(ValueError, match="1-channel"):
+        denoiser(torch.rand(1, 3, 32, 32))
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "missing")
