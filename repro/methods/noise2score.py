@@ -1,0 +1,458 @@
+"""Noise2Score (Kim & Ye, NeurIPS 2021): learn the score of the noisy images, denoise by Tweedie's formula.
+
+Training sees noisy images only. A network R is trained with the amortised residual denoising
+autoencoder (AR-DAE) loss
+
+    L(R) = E_{y,u} || σ_a R(y + σ_a u) + u ||²,   u ~ N(0, I),
+
+whose minimiser is the score ∇ log p of the noisy images smoothed by N(0, σ_a²) (denoising score
+matching: L(R) = σ_a² E||R - s_σa||² + const, tests/test_noise2score.py). σ_a is annealed from σ_max
+to σ_min so that, at the end, R(y) ≈ s(y) = ∇_y log p(y). Denoising is then closed-form: Tweedie's
+formula for the exponential family the noise belongs to (:func:`tweedie_gaussian`,
+:func:`tweedie_poisson`, :func:`tweedie_gamma`). At test time the network sees y unperturbed.
+
+Settings are the official code's (cubeyoung/Noise2Score; ``../shared/claims/NOTES.md`` §3) unless
+marked. Two deliberate departures, each kept selectable:
+
+* σ_a is annealed linearly **over the whole run** (``schedule="run"``, the paper's description). The
+  official ``train.py`` calls ``set_sigma(epoch_iter)`` with a counter that restarts every epoch, so σ_a
+  never goes below about σ_max(1 - samples per epoch / 22000); ``schedule="official"`` reproduces that.
+* The learning rate follows the engine's smooth ramp-down over the last half of the run instead of the
+  official StepLR (x0.1 after epoch 50 of 100).
+
+>>> import torch
+>>> from repro.models import UNet
+>>> from repro.patches import Batch
+>>> loss = ARDAELoss("gaussian")
+>>> loss.set_iteration(0, 100); round(loss.sigma, 4)
+0.0495
+>>> y = torch.rand(2, 1, 32, 32)
+>>> float(loss(UNet(1), Batch(y, (y,)), torch.Generator().manual_seed(0)).detach()) > 0
+True
+>>> denoise = make_denoiser(UNet(1), noise="gaussian", param=25)
+>>> denoise(y).shape
+torch.Size([2, 1, 32, 32])
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..noise import Gamma, Gaussian, Poisson
+
+PAPER = "noise2score"
+
+# ---------------------------------------------------------------------------------------------------
+# Hyper-parameters, each with where it was read (cubeyoung/Noise2Score at b292450).
+
+LR = 2e-4  # options/train_options.py: --lr 2e-4
+BETAS = (0.5, 0.999)  # train_options.py --beta1 0.5; models/*_model.py: Adam(betas=(opt.beta1, 0.999))
+BATCH_SIZE = 8  # options/base_options.py: --batch_size 8
+PATCH_SIZE = 128  # data/aligned_dataset.py: patch(..., patch_size=128), random flips and transposes
+EPOCHS = 100  # train_options.py: --n_epochs 100 (StepLR x0.1 every 50: --lr_decay_iters 50)
+PASSES_PER_EPOCH = 20  # aligned_dataset.py __len__: len(A_paths) * 20 samples per training epoch
+RAMPDOWN_FRACTION = 0.5  # our stand-in for the StepLR at epoch 50: cos² ramp-down over the last half
+ANNEAL = {  # models/{Gaussian,Poisson,Gamma}_model.py: sigma_max, sigma_min of the AR-DAE perturbation
+    "gaussian": (0.05, 0.001),  # on the [0, 1] image scale
+    "gamma": (0.05, 0.001),
+    "poisson": (1.0, 0.5),  # in the count domain y / zeta the Poisson network is fed
+}
+OFFICIAL_ANNEAL_SAMPLES = 2 * 11000  # *_model.py: sigma_annealing, compared with train.py's epoch_iter
+# AR-DAE needs fp32: with bf16 autocast a perturbation σ_a·u of 0.001 is below the input's resolution
+# (2^-9 near 0.5), so the network cannot see u and the loss carries no score signal.
+PRECISION = "fp32"
+TRAIN_SETS = {"color": "cbsd432", "gray": "bsd400"}  # README: DIV2K + CBSD400 (gray: rgb2gray of them)
+EVAL_SETS = {"color": ("cbsd68", "kodak24"), "gray": ("set12", "bsd68")}  # Table 2's four test sets
+# Unknown parameter: the official blind models train on a log-uniform range and pick the parameter at
+# test time by a 1-D search minimising a Charbonnier TV-L1 term (models/Gaussian_blind_model.py).
+BLIND_TRAIN_SIGMA = (20.0, 55.0)  # Gaussian_blind_model.set_param_s: sigma in [20, 55]/255
+TV_SEARCH_SIGMA = (5.0, 55.0, 50)  # Gaussian_blind_model.forward_tv: 50 values of sigma in (5, 55]/255
+TV_EPS = 1e-6 ** 2  # L1_TVLoss_Charbonnier: e = 0.000001 ** 2
+
+BUDGETS = {
+    # smoke: seconds, for CI. cpu: about an hour of training per model on 2 free cores (see the book).
+    # paper: the official 100 epochs of 20 passes over the training images at batch 8 (iterations=None:
+    # computed from the number of training images by iterations_for()).
+    "smoke": {"iterations": 12, "patch_size": 64, "batch_size": 4, "train_images": 8, "val_every": 6,
+              "eval_images": 2},
+    "cpu": {"iterations": 6000, "patch_size": PATCH_SIZE, "batch_size": BATCH_SIZE, "train_images": None,
+            "val_every": 500, "eval_images": None},
+    "paper": {"iterations": None, "patch_size": PATCH_SIZE, "batch_size": BATCH_SIZE, "train_images": None,
+              "val_every": 5000, "eval_images": None},
+}
+
+
+def iterations_for(budget: str, n_train_images: int) -> int:
+    """Training iterations of a budget; ``paper`` is 100 epochs x 20 passes over the images at batch 8.
+
+    >>> iterations_for("paper", 432), iterations_for("paper", 400), iterations_for("smoke", 432)
+    (108000, 100000, 12)
+    """
+    hp = BUDGETS[budget]
+    if hp["iterations"] is not None:
+        return hp["iterations"]
+    return EPOCHS * PASSES_PER_EPOCH * n_train_images // hp["batch_size"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The noise parameter: σ on the 0-255 scale (Gaussian), λ = 1/ζ (Poisson), shape k (Gamma).
+
+
+def noise_model(noise: str, param: float | tuple[float, float]):
+    """The :mod:`repro.noise` model of a Noise2Score setting (Poisson ``param`` is λ = 1/ζ)."""
+    kinds = {"gaussian": Gaussian, "poisson": Poisson, "gamma": Gamma}
+    if noise not in kinds:
+        raise ValueError(f"Noise2Score is set up for {sorted(kinds)} noise, not '{noise}'")
+    return kinds[noise](param)
+
+
+def input_scale(noise: str, param: float) -> float:
+    """What the network input is multiplied by: 1/ζ = λ for Poisson (it sees counts y/ζ), else 1."""
+    return float(param) if noise == "poisson" else 1.0
+
+
+# ---------------------------------------------------------------------------------------------------
+# The AR-DAE loss and its σ_a schedule
+
+SCHEDULES = ("run", "official", "constant")
+
+
+def annealed_sigma(schedule: str, iteration: int, total: int, sigma_max: float, sigma_min: float,
+                   batch_size: int = BATCH_SIZE, epoch_iterations: int | None = None,
+                   anneal_fraction: float = 1.0) -> float:
+    """σ_a at ``iteration`` (0-based) of ``total``.
+
+    * ``run``: linear from σ_max to σ_min over the first ``anneal_fraction`` of the run (default: the
+      whole run, the paper's annealing), then σ_min;
+    * ``official``: the official code's counter, which counts samples and restarts every epoch of
+      ``epoch_iterations`` iterations, reaching σ_min only after 22000 samples of one epoch;
+    * ``constant``: σ_max throughout (no annealing).
+
+    >>> [round(annealed_sigma("run", i, 100, 0.05, 0.001), 4) for i in (0, 49, 99)]
+    [0.0495, 0.0255, 0.001]
+    >>> [round(annealed_sigma("run", i, 100, 0.05, 0.001, anneal_fraction=0.5), 4) for i in (24, 49, 99)]
+    [0.0255, 0.001, 0.001]
+    >>> [round(annealed_sigma("official", i, 3000, 0.05, 0.001, 8, 1000), 4) for i in (0, 999, 1000)]
+    [0.05, 0.0322, 0.05]
+    """
+    if schedule == "constant":
+        return sigma_max
+    if schedule == "run":
+        perc = min((iteration + 1) / (anneal_fraction * total), 1.0)
+    elif schedule == "official":
+        if not epoch_iterations:
+            raise ValueError("schedule='official' needs epoch_iterations (iterations per epoch)")
+        samples = (iteration % epoch_iterations + 1) * batch_size  # train.py: epoch_iter += batch_size
+        perc = min(samples / OFFICIAL_ANNEAL_SAMPLES, 1.0)
+    else:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got '{schedule}'")
+    return sigma_max * (1 - perc) + sigma_min * perc
+
+
+class ARDAELoss:
+    """AR-DAE loss ``mean((σ_a R(y + σ_a u) + u)²)`` on the first noisy copy of a batch.
+
+    ``u`` is drawn from the training loop's ``generator`` (so a resumed run is exact) and σ_a is one
+    scalar per batch, as in the official ``UNet.forward``. The network runs in fp32 whatever the
+    autocast policy (see ``PRECISION``). ``output_relu`` clamps R at 0 as a final ReLU would (the
+    diagnosis of a published re-implementation; never part of the method).
+    """
+
+    def __init__(self, noise: str = "gaussian", param: float = 25.0, schedule: str = "run",
+                 sigma_range: tuple[float, float] | None = None, batch_size: int = BATCH_SIZE,
+                 epoch_iterations: int | None = None, output_relu: bool = False, anneal_fraction: float = 1.0):
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got '{schedule}'")
+        self.sigma_max, self.sigma_min = sigma_range or ANNEAL[noise]
+        self.noise, self.scale, self.schedule = noise, input_scale(noise, param), schedule
+        self.batch_size, self.epoch_iterations, self.output_relu = batch_size, epoch_iterations, output_relu
+        self.anneal_fraction = anneal_fraction
+        self.sigma = self.sigma_max
+
+    def set_iteration(self, iteration: int, total: int) -> None:
+        self.sigma = annealed_sigma(self.schedule, iteration, total, self.sigma_max, self.sigma_min,
+                                    self.batch_size, self.epoch_iterations, self.anneal_fraction)
+
+    def __call__(self, model, batch, generator: torch.Generator | None = None) -> torch.Tensor:
+        y = batch.noisy[0].float() * self.scale
+        gen_device = generator.device if generator is not None else y.device
+        u = torch.randn(y.shape, generator=generator, device=gen_device).to(y.device)
+        with torch.autocast(y.device.type, enabled=False):
+            r = model(y + self.sigma * u).float()
+            if self.output_relu:
+                r = F.relu(r)
+            return F.mse_loss(self.sigma * r, -u)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tweedie's formula, one function per noise model; ``score`` is the network's output R(y) ≈ ∇ log p(y).
+
+
+def tweedie_gaussian(y: torch.Tensor, score: torch.Tensor, sigma: float) -> torch.Tensor:
+    """E[x | y] for y = x + σn, n ~ N(0, I):  x̂ = y + σ² ∇ log p(y).
+
+    ``sigma`` is on the scale of ``y`` (25/255 for the paper's σ = 25 on [0, 1] images).
+    """
+    return y + sigma ** 2 * score
+
+
+def tweedie_poisson(y: torch.Tensor, score_z: torch.Tensor, zeta: float) -> torch.Tensor:
+    """Poisson y = ζ z, z ~ Poisson(x/ζ):  x̂ = (y + ζ/2) exp(s_z(y/ζ)).
+
+    ``score_z`` is the score of the counts z = y/ζ (the network is fed y/ζ); the formula is the
+    exponential-family Tweedie step with the continuous approximation ψ(z + 1) ≈ log(z + 1/2).
+    """
+    return (y + zeta / 2) * torch.exp(score_z)
+
+
+def tweedie_gamma(y: torch.Tensor, score: torch.Tensor, k: float) -> torch.Tensor:
+    """Gamma y = x g, g ~ Gamma(shape k, scale 1/k):  x̂ = k y / ((k - 1) - y ∇ log p(y)).
+
+    This is 1 / E[1/x | y]: Tweedie gives the posterior mean of the natural parameter -k/x.
+    """
+    return k * y / ((k - 1) - y * score)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Unknown noise level: estimate σ per image at test time.
+
+
+def charbonnier_tv(x: torch.Tensor) -> torch.Tensor:
+    """The official L1_TVLoss_Charbonnier: mean sqrt(dh² + ε) + mean sqrt(dw² + ε), per image (N,)."""
+    dh = x[..., 1:, :] - x[..., :-1, :]
+    dw = x[..., :, 1:] - x[..., :, :-1]
+    return torch.sqrt(dh ** 2 + TV_EPS).flatten(1).mean(1) + torch.sqrt(dw ** 2 + TV_EPS).flatten(1).mean(1)
+
+
+def tv_search_grid() -> torch.Tensor:
+    """σ candidates (0-255 scale) of the official search: σ_min(1 - p) + σ_max p, p = 1/50 .. 1.
+
+    >>> g = tv_search_grid(); len(g), float(g[0]), float(g[-1])
+    (50, 6.0, 55.0)
+    """
+    lo, hi, n = TV_SEARCH_SIGMA
+    perc = torch.arange(1, n + 1, dtype=torch.float64) / n
+    return lo * (1 - perc) + hi * perc
+
+
+def estimate_sigma_tv(y: torch.Tensor, score: torch.Tensor, grid: torch.Tensor | None = None) -> torch.Tensor:
+    """σ (0-255 scale) per image minimising the Charbonnier TV of y + σ² s(y) over the official grid.
+
+    The score does not depend on σ, so the whole search costs one network evaluation.
+    """
+    grid = tv_search_grid() if grid is None else grid
+    tv = torch.stack([charbonnier_tv(tweedie_gaussian(y, score, float(s) / 255.0)) for s in grid])  # (G, N)
+    return grid.to(y.device, torch.float32)[tv.argmin(0)]
+
+
+def estimate_sigma_mad(y: torch.Tensor) -> torch.Tensor:
+    """σ (0-255 scale) per image by the wavelet MAD rule: median |HH| / 0.6745 of a one-level Haar transform.
+
+    Donoho & Johnstone 1994 §4.2; a network-free noise-level estimator.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> y = 0.5 + 25 / 255 * torch.randn(1, 1, 256, 256, generator=g)
+    >>> round(float(estimate_sigma_mad(y)[0]))
+    25
+    """
+    h, w = y.shape[-2] // 2 * 2, y.shape[-1] // 2 * 2
+    x = y[..., :h, :w]
+    hh = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
+    return hh.abs().flatten(1).median(1).values / 0.6745 * 255.0
+
+
+ESTIMATORS = {"tv": "official TV-L1 (Charbonnier) search on the Tweedie output", "mad": "wavelet MAD"}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Inference: the trained score network plus Tweedie, as a module (Validator and repro.load use it).
+
+
+class ScoreDenoiser(nn.Module):
+    """noisy y -> Tweedie estimate from the score network ``model`` (which sees y, or y/ζ for Poisson).
+
+    ``estimate`` ("tv" or "mad", Gaussian only) ignores ``param`` and estimates σ per image.
+    ``relu`` clamps the score at 0 before Tweedie (the diagnosis of a final ReLU; not the method).
+    """
+
+    def __init__(self, model: nn.Module, noise: str = "gaussian", param: float = 25.0,
+                 estimate: str | None = None, relu: bool = False):
+        super().__init__()
+        if estimate is not None and (noise != "gaussian" or estimate not in ESTIMATORS):
+            raise NotImplementedError(f"parameter estimation is implemented for Gaussian noise with "
+                                      f"{sorted(ESTIMATORS)}; got noise={noise}, estimate={estimate}")
+        noise_model(noise, param)  # validates noise and param
+        self.model, self.noise, self.param, self.estimate, self.relu = model, noise, float(param), estimate, relu
+        self.in_channels = getattr(model, "in_channels", None)
+        self.last_param: torch.Tensor | None = None  # the estimated parameter of the last call
+        self.estimates: list[float] = []  # every estimate so far, one per image
+
+    def score(self, y: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(y.device.type, enabled=False):
+            s = self.model(y.float() * input_scale(self.noise, self.param)).float()
+        return F.relu(s) if self.relu else s
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        s = self.score(y)
+        if self.noise == "poisson":
+            return tweedie_poisson(y, s, 1.0 / self.param)
+        if self.noise == "gamma":
+            return tweedie_gamma(y, s, self.param)
+        if self.estimate is None:
+            return tweedie_gaussian(y, s, self.param / 255.0)
+        sigma = estimate_sigma_tv(y, s) if self.estimate == "tv" else estimate_sigma_mad(y)
+        self.last_param = sigma.detach().cpu()
+        self.estimates.extend(self.last_param.tolist())
+        return tweedie_gaussian(y, s, (sigma / 255.0).view(-1, *([1] * (y.dim() - 1))))
+
+
+def make_denoiser(model: nn.Module, method: str = PAPER, noise: str = "gaussian", param: float = 25.0,
+                  estimate: str | None = None, relu: bool = False, **_) -> ScoreDenoiser:
+    """The inference rule :class:`repro.checkpoints.Denoiser` applies to a saved Noise2Score network."""
+    return ScoreDenoiser(model, noise=noise, param=param, estimate=estimate, relu=relu)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Naming
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One Noise2Score configuration: noise, its parameter and the colour mode."""
+
+    noise: str = "gaussian"
+    param: float = 25.0
+    channels: str = "color"  # color | gray
+
+    @property
+    def n_channels(self) -> int:
+        return 3 if self.channels == "color" else 1
+
+    @property
+    def label(self) -> str:
+        return noise_model(self.noise, self.param).label
+
+    def run_name(self, method: str, budget: str, seed: int) -> str:
+        """e.g. ``noise2score_gaussian_sigma25_color_cpu_seed0``."""
+        return f"{method}_{self.noise}_{self.label.replace('=', '')}_{self.channels}_{budget}_seed{seed}"
+
+
+def epoch_iterations(n_train_images: int, batch_size: int = BATCH_SIZE) -> int:
+    """Iterations per official epoch (20 passes over the images): what the official σ_a counter spans."""
+    return max(1, math.ceil(PASSES_PER_EPOCH * n_train_images / batch_size))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Train one setting into a run folder; evaluate a trained model with another inference rule.
+
+ARCHITECTURES = ("unet", "sharedweightunet")
+
+
+def build_model(architecture: str, channels: int, init: str = "normal") -> tuple[nn.Module, dict]:
+    """The main network (``unet``, no weight sharing) or the official code's ablation variant."""
+    if architecture == "unet":
+        from ..models import UNet
+
+        return UNet(channels), {"in_channels": channels}
+    if architecture == "sharedweightunet":
+        from ..models.n2s_unet import SharedWeightUNet
+
+        return SharedWeightUNet(channels, init=init), {"in_channels": channels, "init": init}
+    raise ValueError(f"architecture must be one of {ARCHITECTURES}, got '{architecture}'")
+
+
+def training_images(setting: Setting, budget: str) -> list:
+    from .. import data
+
+    images = [im.pixels for im in data.load(TRAIN_SETS[setting.channels])][: BUDGETS[budget]["train_images"]]
+    convert = data.to_rgb if setting.n_channels == 3 else data.to_gray
+    return [convert(px) for px in images]
+
+
+def train_setting(setting: Setting, *, results_dir, budget: str, device, seed: int = 0, method: str = PAPER,
+                  schedule: str = "run", sigma_range: tuple[float, float] | None = None,
+                  architecture: str = "unet", init: str = "normal", output_relu: bool = False,
+                  blind: bool = False, estimate: str | None = None, precision: str = PRECISION,
+                  time_limit_s: float | None = None, progress: bool = True):
+    """Train a score network for ``setting`` and evaluate it under the Noise2Score protocol.
+
+    The defaults are the method as reproduced; the keyword arguments exist for the diagnosis
+    (:mod:`repro.methods.noise2score_diagnosis`) and the unknown-σ model (``blind=True``: fresh noise with
+    σ drawn from BLIND_TRAIN_SIGMA per example, evaluated with ``estimate``). Returns the :class:`Run`.
+    """
+    from ..evaluate import Validator
+    from ..patches import PatchSampler
+    from ..pipeline import train_and_evaluate
+    from ..protocols import get as get_protocol
+    from ..train import TrainConfig
+
+    hp = BUDGETS[budget]
+    images = training_images(setting, budget)
+    iterations = iterations_for(budget, len(images))
+    eval_noise = noise_model(setting.noise, setting.param)
+    if blind:
+        if setting.noise != "gaussian":
+            raise NotImplementedError("blind (unknown-parameter) training is implemented for Gaussian noise")
+        # Gaussian_blind_model.py draws fresh noise every batch (no fixed noisy set) with a random σ.
+        sampler = PatchSampler(images, hp["patch_size"], Gaussian(BLIND_TRAIN_SIGMA), copies=1, seed=seed)
+    else:
+        # The official loader reads one pre-generated noisy .npy per training image (fixed noise).
+        sampler = PatchSampler(images, hp["patch_size"], eval_noise, copies=1, fixed_noise=True, seed=seed)
+    config = TrainConfig(iterations=iterations, batch_size=hp["batch_size"], lr=LR, betas=BETAS,
+                         rampdown_fraction=RAMPDOWN_FRACTION, precision=precision, seed=seed,
+                         val_every=hp["val_every"], checkpoint_every=max(hp["val_every"], 10),
+                         log_every=min(50, hp["val_every"]))
+    loss = ARDAELoss(setting.noise, setting.param, schedule=schedule, sigma_range=sigma_range,
+                     batch_size=hp["batch_size"], epoch_iterations=epoch_iterations(len(images), hp["batch_size"]),
+                     output_relu=output_relu)
+    model, arch_kwargs = build_model(architecture, setting.n_channels, init)
+    inference = {"noise": setting.noise, "param": setting.param, "estimate": estimate, "relu": output_relu}
+    validator = Validator(EVAL_SETS[setting.channels][0], eval_noise, n_images=2 if budget == "smoke" else 4,
+                          crop=256, channels=setting.n_channels, flavour="float")
+    validate = lambda net: validator(ScoreDenoiser(net, **inference))  # noqa: E731
+    params = {"setting": setting.__dict__, "schedule": schedule, "sigma_a": [loss.sigma_max, loss.sigma_min],
+              "architecture": architecture, "init": init if architecture != "unet" else "he",
+              "output_relu": output_relu, "blind": blind, "estimate": estimate, "precision": precision,
+              "train_set": f"{TRAIN_SETS[setting.channels]} ({len(images)} images)",
+              "train_noise": sampler.noise.label, "lr": LR, "betas": BETAS,
+              "rampdown_fraction": RAMPDOWN_FRACTION, **hp, "iterations": iterations}
+    return train_and_evaluate(
+        results_dir=results_dir, paper=PAPER, run_name=setting.run_name(method, budget, seed), method=method,
+        model=model, architecture=architecture, arch_kwargs=arch_kwargs, loss_fn=loss, sampler=sampler,
+        config=config, protocol=get_protocol(PAPER), eval_noise=eval_noise, budget=budget, device=device,
+        params=params, validate=validate, inference=inference, datasets=list(EVAL_SETS[setting.channels]),
+        eval_images=hp["eval_images"], time_limit_s=time_limit_s, progress=progress)
+
+
+def evaluate_with(base_run, name: str, method: str, denoiser, *, results_dir, device, eval_noise=None,
+                  n_images: int | None = None, params: dict | None = None, progress: bool = True):
+    """Evaluate ``denoiser`` (built from the model of ``base_run``, no training) into its own run folder.
+
+    The new run records the model it used (``params.model_run``) and that model's budget and
+    iterations, so the table says what each number cost.
+    """
+    import time
+
+    from .. import runs
+    from ..evaluate import evaluate
+    from ..protocols import get as get_protocol
+
+    info = base_run.info
+    setting = Setting(**info["params"]["setting"])
+    eval_noise = eval_noise or noise_model(setting.noise, setting.param)
+    run = runs.Run.open(results_dir, PAPER, name, method=method, noise=setting.noise, param=setting.label,
+                        protocol=PAPER, budget=info["budget"], device=str(device), precision=PRECISION,
+                        seed=info.get("seed"), iterations=info.get("iterations", 0),
+                        train_wall_s=info.get("train_wall_s", 0.0), training_data=info.get("training_data"),
+                        params={"model_run": info["run"], "setting": setting.__dict__,
+                                "eval_noise": getattr(eval_noise, "description", eval_noise.label), **(params or {})})
+    start = time.perf_counter()
+    evaluate(denoiser, get_protocol(PAPER), eval_noise, datasets=list(EVAL_SETS[setting.channels]),
+             n_images=n_images, per_image_csv=run.per_image_csv, device=device, progress=progress)
+    run.finish(eval_wall_s=round(time.perf_counter() - start, 1))
+    runs.write_summary(results_dir)
+    return run

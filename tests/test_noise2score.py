@@ -1,0 +1,309 @@
+"""Noise2Score: Tweedie's formulas against exact posterior means, the AR-DAE loss, σ estimation, loading."""
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+import repro
+from repro.checkpoints import save_model
+from repro.methods import noise2score as n2s
+from repro.methods import noise2score_diagnosis as diag
+from repro.models import UNet
+from repro.models.n2s_unet import SharedWeightUNet
+from repro.noise import Gamma, Gaussian
+from repro.patches import Batch
+
+torch.set_num_threads(1)
+f64 = torch.float64
+
+
+def _score(log_density, y):
+    """∇ log p at y by autograd (the 'analytic score' of a density written in closed form)."""
+    y = y.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(log_density(y).sum(), y)
+    return grad.detach()
+
+
+# --- Tweedie ----------------------------------------------------------------------------------------
+
+def test_tweedie_gaussian_is_the_exact_posterior_mean_for_a_gaussian_mixture_prior():
+    sigma = 25 / 255
+    weights, means, taus = torch.tensor([0.3, 0.7], dtype=f64), torch.tensor([0.2, 0.7], dtype=f64), \
+        torch.tensor([0.05, 0.15], dtype=f64)
+    var = taus ** 2 + sigma ** 2  # p(y) is a mixture of N(m_k, τ_k² + σ²)
+
+    def log_py(y):
+        comp = torch.log(weights) - 0.5 * torch.log(2 * math.pi * var) - (y[..., None] - means) ** 2 / (2 * var)
+        return torch.logsumexp(comp, -1)
+
+    y = torch.linspace(-0.3, 1.3, 101, dtype=f64)
+    resp = torch.softmax(torch.log(weights) - 0.5 * torch.log(var) - (y[:, None] - means) ** 2 / (2 * var), -1)
+    posterior_mean = (resp * (taus ** 2 * y[:, None] + sigma ** 2 * means) / var).sum(-1)
+    estimate = n2s.tweedie_gaussian(y, _score(log_py, y), sigma)
+    assert torch.allclose(estimate, posterior_mean, atol=1e-12)
+    assert (estimate - y).abs().max() > 0.05  # the correction is far from trivial
+
+
+def test_tweedie_gaussian_single_gaussian_prior_closed_form():
+    sigma, tau, m = 0.1, 0.2, 0.4
+    y = torch.linspace(0, 1, 11, dtype=f64)
+    score = -(y - m) / (tau ** 2 + sigma ** 2)
+    assert torch.allclose(n2s.tweedie_gaussian(y, score, sigma), (tau ** 2 * y + sigma ** 2 * m) / (tau ** 2 + sigma ** 2))
+
+
+def test_tweedie_poisson_matches_the_conjugate_gamma_posterior_mean():
+    # x = ζθ with θ ~ Gamma(a, rate b); z | θ ~ Poisson(θ); y = ζ z.  E[x | y] = ζ (z + a) / (b + 1).
+    a, b, zeta = 30.0, 0.5, 0.01
+    z = torch.arange(0, 301, dtype=f64)
+
+    def log_pz(z):  # negative binomial marginal, continued to real z through lgamma
+        return torch.lgamma(z + a) - torch.lgamma(z + 1) - math.lgamma(a) + a * math.log(b / (b + 1)) \
+            - z * math.log(b + 1)
+
+    exact = zeta * (z + a) / (b + 1)
+    # the exact discrete Tweedie identity E[θ|z] = (z+1) p(z+1) / p(z) holds (derivation check)
+    assert torch.allclose(zeta * (z + 1) * torch.exp(log_pz(z + 1) - log_pz(z)), exact, rtol=1e-10)
+    estimate = n2s.tweedie_poisson(zeta * z, _score(log_pz, z), zeta)
+    error = (estimate - exact).abs()
+    # ψ(z + 1) ≈ log(z + 1/2) costs about ζ/2/(b + 1) once counts are moderate (more at z of a few),
+    # which vanishes relative to x as counts grow
+    bound = zeta * 0.5 / (b + 1)
+    assert error[z >= 20].max() <= 1.1 * bound and float(error[-1]) == pytest.approx(bound, rel=0.02)
+    assert (error / exact)[z >= 50].max() < 0.01
+    assert (error / exact)[z >= 50].max() < (error / exact)[z < 5].min()
+
+
+def test_tweedie_gamma_is_the_exact_reciprocal_posterior_mean_of_1_over_x():
+    # 1/x = β ~ Gamma(α0, rate β0); y | x ~ Gamma(shape k, rate k/x): posterior β | y ~ Gamma(α0 + k, β0 + k y).
+    k, alpha0, beta0 = 50.0, 8.0, 4.0
+    y = torch.linspace(0.05, 1.5, 50, dtype=f64)
+
+    def log_py(y):
+        return (k - 1) * torch.log(y) - (alpha0 + k) * torch.log(beta0 + k * y)
+
+    estimate = n2s.tweedie_gamma(y, _score(log_py, y), k)
+    assert torch.allclose(estimate, (beta0 + k * y) / (alpha0 + k), rtol=1e-12)
+
+
+def test_gamma_noise_model_is_the_one_the_formula_assumes():
+    x = torch.full((1, 1, 400, 400), 0.6)
+    y = Gamma(50)(x, generator=torch.Generator().manual_seed(0))
+    assert abs(float(y.mean()) - 0.6) < 0.003  # mean x
+    assert abs(float(y.var()) - 0.6 ** 2 / 50) < 0.0005  # variance x²/k
+
+
+# --- the AR-DAE loss --------------------------------------------------------------------------------
+
+class Linear(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+
+    def forward(self, x):
+        return self.c * x
+
+
+def test_ardae_loss_ranks_score_estimates_by_their_true_error():
+    # Denoising score matching: E||σ R(y + σu) + u||² = σ² E_z||R(z) - s_σ(z)||² + const, z = y + σu.
+    tau, sigma, n = 0.5, 0.3, 1_000_000
+    v = tau ** 2 + sigma ** 2  # z ~ N(0, v), s_σ(z) = -z / v
+    y = tau * torch.randn(n, 1, generator=torch.Generator().manual_seed(1), dtype=f64)
+    batch = Batch(y, (y,))
+    loss = n2s.ARDAELoss(schedule="constant", sigma_range=(sigma, sigma))
+    cs = [-3.0, -2.0, -1 / v, -0.5, 0.0]
+    losses = [float(loss(Linear(c), batch, torch.Generator().manual_seed(2))) for c in cs]  # common u
+    true_error = [sigma ** 2 * (c + 1 / v) ** 2 * v for c in cs]
+    for i in range(len(cs)):
+        assert losses[i] - losses[2] == pytest.approx(true_error[i] - true_error[2], abs=2e-3)
+    assert min(range(len(cs)), key=losses.__getitem__) == 2
+
+
+def test_ardae_training_on_a_toy_mixture_approaches_the_analytic_score():
+    torch.manual_seed(0)
+    weights, means, std = torch.tensor([0.4, 0.6]), torch.tensor([-1.0, 1.0]), 0.35
+    sigma_max, sigma_min = 0.5, 0.15
+
+    def sample(n, g):
+        k = (torch.rand(n, generator=g) < weights[1]).long()
+        return (means[k] + std * torch.randn(n, generator=g))[:, None]
+
+    def log_p(x, smoothing):  # AR-DAE at σ_a learns the score of the data smoothed by N(0, σ_a²)
+        var = std ** 2 + smoothing ** 2
+        return torch.logsumexp(torch.log(weights) - (x - means) ** 2 / (2 * var), -1)
+
+    grid = torch.linspace(-2, 2, 201)[:, None]
+    density = torch.exp(log_p(grid, sigma_min))[:, None]
+    density /= density.sum()
+
+    def error(net, smoothing):  # relative Fisher divergence: the score-matching error, density-weighted
+        target = _score(lambda x: log_p(x, smoothing), grid)
+        return float((((net(grid).detach() - target) ** 2) * density).sum().sqrt()
+                     / ((target ** 2) * density).sum().sqrt())
+
+    net = nn.Sequential(nn.Linear(1, 64), nn.SiLU(), nn.Linear(64, 64), nn.SiLU(), nn.Linear(64, 1))
+    loss_fn = n2s.ARDAELoss(schedule="run", sigma_range=(sigma_max, sigma_min), anneal_fraction=0.5)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    before, steps = error(net, sigma_min), 600
+    for it in range(steps):
+        loss_fn.set_iteration(it, steps)
+        y = sample(1024, g)
+        loss = loss_fn(net, Batch(y, (y,)), g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss_fn.sigma == pytest.approx(sigma_min)
+    assert before > 0.9
+    assert error(net, sigma_min) < 0.25  # close to the analytic score at the final σ_a ...
+    assert error(net, sigma_min) < 0.5 * error(net, sigma_max)  # ... and no longer to the σ_max one
+
+
+def test_ardae_loss_is_seeded_by_the_generator_and_runs_in_fp32_under_autocast():
+    y = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    net, loss = UNet(1), n2s.ARDAELoss("gaussian")
+    loss.set_iteration(99, 100)  # σ_a = 0.001, where bf16 would erase the perturbation
+    value = lambda: float(loss(net, Batch(y, (y,)), torch.Generator().manual_seed(3)).detach())  # noqa: E731
+    first = value()
+    assert value() == first
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert value() == pytest.approx(first, rel=1e-6)
+    assert float(loss(net, Batch(y, (y,)), torch.Generator().manual_seed(4)).detach()) != first
+
+
+def test_annealing_schedules():
+    run = [n2s.annealed_sigma("run", i, 1000, 0.05, 0.001) for i in range(1000)]
+    assert all(a > b for a, b in zip(run, run[1:])) and run[-1] == pytest.approx(0.001)
+    official = [n2s.annealed_sigma("official", i, 3000, 0.05, 0.001, 8, 1000) for i in range(3000)]
+    assert official[1000] == official[0] == official[2000]  # restarts every epoch ...
+    assert min(official) > 0.03  # ... so σ_a never gets near σ_min with 8000 samples per epoch
+    assert n2s.annealed_sigma("constant", 500, 1000, 0.1, 0.001) == 0.1
+    with pytest.raises(ValueError):
+        n2s.annealed_sigma("cosine", 0, 10, 0.05, 0.001)
+
+
+# --- unknown σ ---------------------------------------------------------------------------------------
+
+def _piecewise_image(size=128):
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
+    x = 0.2 + 0.3 * xx + 0.3 * (yy > 0.5) + 0.2 * ((xx - 0.3) ** 2 + (yy - 0.3) ** 2 < 0.04)
+    return x[None, None]
+
+
+@pytest.mark.parametrize("sigma", [15.0, 25.0, 40.0])
+def test_tv_search_recovers_sigma_with_an_oracle_score(sigma):
+    x = _piecewise_image()
+    y = x + sigma / 255 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    oracle = (x - y) / (sigma / 255) ** 2  # the score whose Tweedie step at the true σ returns x
+    assert abs(float(n2s.estimate_sigma_tv(y, oracle)[0]) - sigma) <= 1.5
+
+
+def test_mad_estimator_on_a_structured_image():
+    x = _piecewise_image(256)
+    for sigma in (10.0, 25.0, 50.0):
+        y = x + sigma / 255 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))
+        assert float(n2s.estimate_sigma_mad(y)[0]) == pytest.approx(sigma, rel=0.08)
+
+
+def test_unknown_sigma_denoiser_uses_its_estimate_and_matches_known_sigma_tweedie():
+    x = _piecewise_image().repeat(2, 1, 1, 1)
+    y = x + torch.tensor([15.0, 40.0]).view(2, 1, 1, 1) / 255 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    net = UNet(1)
+    blind = n2s.ScoreDenoiser(net, estimate="mad")
+    out = blind(y)
+    sig = blind.last_param
+    assert abs(float(sig[0]) - 15) < 3 and abs(float(sig[1]) - 40) < 4
+    for i in range(2):
+        known = n2s.ScoreDenoiser(net, param=float(sig[i]))(y[i:i + 1])
+        assert torch.allclose(out[i:i + 1], known, atol=1e-6)
+    with pytest.raises(NotImplementedError):
+        n2s.ScoreDenoiser(net, noise="poisson", param=100, estimate="tv")
+
+
+# --- networks, inference rules, loading --------------------------------------------------------------
+
+def test_shared_weight_unet_shares_levels_and_uses_small_normal_init():
+    net = SharedWeightUNet(1)
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 11  # 2 + 1 (one block for 4 levels) + 1 + 2 + 2 (one block for 3 levels) + 3; UNet has 18
+    assert float(net.block4[0].weight.detach().std()) == pytest.approx(0.02, rel=0.05)
+    assert float(SharedWeightUNet(1, init="he").block4[0].weight.detach().std()) > 0.03
+    # changing the one shared block changes every level that uses it
+    x = torch.rand(1, 1, 64, 64)
+    before = net(x)
+    with torch.no_grad():
+        net.block2[0].weight.mul_(2)
+    assert not torch.allclose(before, net(x))
+
+
+@pytest.mark.parametrize("architecture,noise,param", [("unet", "gaussian", 25.0), ("sharedweightunet", "poisson", 100.0),
+                                                       ("unet", "gamma", 100.0)])
+def test_saved_model_loads_with_its_tweedie_rule(tmp_path, architecture, noise, param):
+    model, kwargs = n2s.build_model(architecture, 1)
+    with torch.no_grad():  # a non-zero score so that Tweedie visibly acts
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn(p.shape, generator=torch.Generator().manual_seed(0)))
+    inference = {"noise": noise, "param": param, "estimate": None, "relu": False}
+    save_model(tmp_path, model, architecture, kwargs, "noise2score", "noise2score", inference)
+    y = n2s.noise_model(noise, param)(torch.rand(1, 1, 40, 48, generator=torch.Generator().manual_seed(1)) * 0.8 + 0.1,
+                                       generator=torch.Generator().manual_seed(2))
+    loaded = repro.load(tmp_path, device="cpu")
+    expected = n2s.make_denoiser(model.eval(), noise=noise, param=param)(y)
+    assert torch.allclose(loaded(y), expected, atol=1e-6)
+    assert not torch.allclose(expected, y, atol=1e-4)
+
+
+def test_poisson_network_sees_counts():
+    seen = {}
+
+    class Spy(nn.Module):
+        def forward(self, x):
+            seen["x"] = x
+            return torch.zeros_like(x)
+
+    y = torch.full((1, 1, 4, 4), 0.37)
+    out = n2s.ScoreDenoiser(Spy(), noise="poisson", param=100.0)(y)
+    assert torch.allclose(seen["x"], y * 100)
+    assert torch.allclose(out, y + 0.005)  # zero score: x = y + ζ/2
+
+
+# --- diagnosis -------------------------------------------------------------------------------------
+
+def test_diagnosis_variants_differ_only_in_the_rule():
+    net = UNet(1)
+    y = Gaussian(25)(torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(0)),
+                     generator=torch.Generator().manual_seed(1))
+    reference = diag.VariantDenoiser(net, diag.EVAL_VARIANTS["noise2score"], 25.0)(y)
+    assert torch.allclose(reference, n2s.ScoreDenoiser(net, param=25.0)(y))
+    relu = diag.VariantDenoiser(net, diag.EVAL_VARIANTS["noise2score_relu_output"], 25.0)(y)
+    s = n2s.ScoreDenoiser(net).score(y)
+    assert torch.allclose(relu, y + (25 / 255) ** 2 * s.clamp_min(0))
+    png = diag.PNGInput(Gaussian(25))(torch.rand(1, 1, 16, 16), generator=torch.Generator().manual_seed(0))
+    assert png.min() >= 0 and png.max() <= 1 and torch.allclose(png * 255, (png * 255).round())
+    assert diag.variant_run_name("noise2score_gaussian_sigma25_color_cpu_seed0", "noise2score_relu_output") == \
+        "noise2score_relu_output_gaussian_sigma25_color_cpu_seed0"
+
+
+def test_relu_on_the_score_leaves_the_positive_half_of_the_noise():
+    # With the oracle score, clamping it at 0 corrects only pixels with negative noise: MSE = σ²/2 (+3 dB).
+    sigma = 25 / 255
+    x = torch.full((1, 1, 512, 512), 0.5, dtype=f64)
+    y = x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(0), dtype=f64)
+    oracle = (x - y) / sigma ** 2
+    out = n2s.tweedie_gaussian(y, oracle.clamp_min(0), sigma)
+    gain = 10 * math.log10(float(((y - x) ** 2).mean()) / float(((out - x) ** 2).mean()))
+    assert gain == pytest.approx(10 * math.log10(2), abs=0.05)
+
+
+def test_diagnosis_table_reports_changes_against_the_method():
+    import pandas as pd
+
+    rows = []
+    for method, value in [("noise2score", 30.0), ("noise2score_relu_output", 23.1), ("noise2score_no_annealing", 29.5)]:
+        for dataset in ("cbsd68", "kodak24"):
+            rows.append({"paper": "noise2score", "method": method, "noise": "gaussian", "param": "sigma=25",
+                         "dataset": dataset, "budget": "cpu", "psnr_db": value})
+    out = diag.table(pd.DataFrame(rows))
+    assert list(out.method[:3]) == ["noise2score", "noise2score_relu_output", "noise2score_no_annealing"]
+    assert out.loc[1, "Δ cbsd68"] == pytest.approx(-6.9)
+    assert out.method.iloc[-1] == "published re-implementation"
