@@ -109,24 +109,30 @@ fig.savefig(run.path / "curve.png", dpi=100)
 
 # %% [markdown]
 # ## Visual comparison
-# Noisy, every trained Noise2Noise-paper model with the same noise and budget found in results/, and clean.
+# A 256×256 crop of Kodak image 23: noisy, BM3D (σ known), every trained Noise2Noise-paper model with the
+# same noise and budget found in results/, and clean. PSNR (uint8) on the crop.
 
 # %%
+from repro.baselines import BM3D
+
 protocol = protocols.get("noise2noise")
 image = data.load("kodak24")[22]
-clean = protocol.prepare(image.pixels, "kodak24")
-noisy = repro.evaluate.noisy_input(protocol, test_noise, clean, "kodak24", 22, 0)
+clean_full = protocol.prepare(image.pixels, "kodak24")
+noisy_full = repro.evaluate.noisy_input(protocol, test_noise, clean_full, "kodak24", 22, 0)
+crop = (..., slice(96, 352), slice(224, 480))
+noisy, clean = noisy_full[crop], clean_full[crop]
 panels = {"noisy": noisy}
+if noise == "gaussian":
+    panels["BM3D"] = BM3D(sigma)(noisy)
 for other in sorted((results / "noise2noise").glob(f"*_{noise}_{budget}_seed{seed}")):
     if (other / "model.pt").exists():
-        panels[other.name.split("_")[0].upper()] = repro.load(other, device=dev)(noisy)
+        panels[other.name.split("_")[0].upper()] = repro.load(other, device=dev)(noisy_full)[crop]
 panels["clean"] = clean
-crop = (slice(100, 300), slice(250, 450))
-fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.2))
+fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.6))
 for ax, (title, img) in zip(axes, panels.items()):
     psnr = repro.metrics.psnr(img, clean, "uint8")[0]
-    ax.imshow(img[0].clamp(0, 1).permute(1, 2, 0)[crop].numpy())
-    ax.set_title(title if title == "clean" else f"{title}\n{psnr:.2f} dB")
+    ax.imshow(img[0].clamp(0, 1).permute(1, 2, 0).numpy())
+    ax.set_title(title if title == "clean" else f"{title}: {psnr:.2f} dB")
     ax.axis("off")
 fig.tight_layout()
 fig.savefig(run.path / "comparison_kodim23.png", dpi=100)

@@ -78,8 +78,13 @@ class Run:
             raise ValueError(f"paper must be one of {PAPERS + STUDIES}, got '{paper}'")
         path = Path(results_dir) / paper / name
         previous = json.loads((path / "run.json").read_text()) if (path / "run.json").exists() else {}
-        record = {**previous, "paper": paper, "run": f"{paper}/{name}", **info, **git_state(), **machine(),
+        now = {**git_state(), **machine()}
+        record = {**previous, "paper": paper, "run": f"{paper}/{name}", **info, **now,
                   "status": "running", "started": previous.get("started", _now())}
+        if previous.get("git_commit"):  # a resumed run keeps the commit it started at, and lists the others
+            record["git_commit"], record["git_dirty"] = previous["git_commit"], previous.get("git_dirty")
+            seen = previous.get("resumed_at_commits", [])
+            record["resumed_at_commits"] = seen + [now["git_commit"]] if now["git_commit"] not in seen else seen
         write_atomic(path / "run.json", json.dumps(record, indent=2, default=str))
         return cls(path)
 
