@@ -278,6 +278,9 @@ def test_diagnosis_variants_differ_only_in_the_rule():
     relu = diag.VariantDenoiser(net, diag.EVAL_VARIANTS["noise2score_relu_output"], 25.0)(y)
     s = n2s.ScoreDenoiser(net).score(y)
     assert torch.allclose(relu, y + (25 / 255) ** 2 * s.clamp_min(0))
+    cache = diag.ScoreCache()
+    cached = diag.VariantDenoiser(net, diag.EVAL_VARIANTS["noise2score_relu_output"], 25.0, cache)
+    assert torch.allclose(cached(y), relu) and torch.allclose(cached(y), relu) and len(cache.scores) == 1
     png = diag.PNGInput(Gaussian(25))(torch.rand(1, 1, 16, 16), generator=torch.Generator().manual_seed(0))
     assert png.min() >= 0 and png.max() <= 1 and torch.allclose(png * 255, (png * 255).round())
     assert diag.variant_run_name("noise2score_gaussian_sigma25_color_cpu_seed0", "noise2score_relu_output") == \
@@ -307,3 +310,21 @@ def test_diagnosis_table_reports_changes_against_the_method():
     assert list(out.method[:3]) == ["noise2score", "noise2score_relu_output", "noise2score_no_annealing"]
     assert out.loc[1, "Δ cbsd68"] == pytest.approx(-6.9)
     assert out.method.iloc[-1] == "published re-implementation"
+
+
+def test_training_variant_and_evaluation_variant_write_loadable_run_folders(tmp_path, monkeypatch):
+    monkeypatch.setitem(n2s.BUDGETS, "smoke", {**n2s.BUDGETS["smoke"], "iterations": 2, "val_every": 2,
+                                               "eval_images": 1, "patch_size": 32})
+    setting = n2s.Setting("gaussian", 25.0, "gray")
+    results = tmp_path / "results"
+    (trained,) = diag.train_variants(setting, results_dir=results, budget="smoke", device="cpu",
+                                     variants=["noise2score_shared_unet"], progress=False)
+    assert trained.info["status"] == "complete" and trained.info["params"]["architecture"] == "sharedweightunet"
+    loaded = repro.load(trained.path, device="cpu")
+    assert isinstance(loaded.model, SharedWeightUNet)
+    (variant,) = diag.evaluate_variants(trained, results_dir=results, device="cpu",
+                                        variants=["noise2score_relu_output"], n_images=1, progress=False)
+    assert variant.info["params"]["model_run"] == trained.info["run"]
+    summary = repro.runs.summary(results)
+    assert set(summary.method) == {"noise2score_shared_unet", "noise2score_relu_output"}
+    assert set(summary.dataset) == {"set12", "bsd68"} and (summary.n_images == 1).all()
