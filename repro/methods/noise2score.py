@@ -79,7 +79,7 @@ BUDGETS = {
     # computed from the number of training images by iterations_for()).
     "smoke": {"iterations": 12, "patch_size": 64, "batch_size": 4, "train_images": 8, "val_every": 6,
               "eval_images": 2},
-    "cpu": {"iterations": 6000, "patch_size": PATCH_SIZE, "batch_size": BATCH_SIZE, "train_images": None,
+    "cpu": {"iterations": 3000, "patch_size": PATCH_SIZE, "batch_size": BATCH_SIZE, "train_images": None,
             "val_every": 500, "eval_images": None},
     "paper": {"iterations": None, "patch_size": PATCH_SIZE, "batch_size": BATCH_SIZE, "train_images": None,
               "val_every": 5000, "eval_images": None},
