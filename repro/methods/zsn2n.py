@@ -421,3 +421,27 @@ def full_set_run(results_dir, protocol, noise, dataset: str, n_images: int | Non
     run.finish(eval_wall_s=round(run.info.get("eval_wall_s", 0.0) + time.perf_counter() - start, 1),
                fit_seconds_mean=round(float(table.seconds.mean()), 2))
     return run, table
+
+
+def step_timing(shapes, steps: int = 20, warmup: int = 3, device: str | torch.device = "cpu",
+                seed: int = 0) -> pd.DataFrame:
+    """Seconds per optimisation step of each path on random images of the given (C, H, W) shapes.
+
+    CPU time of this process is reported beside wall time: on a machine shared with other jobs it is
+    the fair measure of the work each path does (with one thread it equals the wall time of an idle core).
+    """
+    device = resolve_device(device) if isinstance(device, str) else device
+    rows = []
+    for shape in shapes:
+        y = torch.rand((1, *shape), generator=torch.Generator().manual_seed(seed))
+        for path in PATHS:
+            fit(y, warmup, path, device, seed)  # allocator and oneDNN kernel selection
+            result = fit(y, steps, path, device, seed)
+            rows.append({"shape": "x".join(map(str, shape)), "path": path, "precision": result.precision,
+                         "steps": steps, "cpu_s_per_step": round(result.cpu_seconds / steps, 4),
+                         "wall_s_per_step": round(result.seconds / steps, 4), "threads": torch.get_num_threads(),
+                         "device": str(device)})
+    table = pd.DataFrame(rows)
+    ref = table[table.path == "reference"].set_index("shape")
+    table["speedup_cpu"] = (table["shape"].map(ref.cpu_s_per_step) / table.cpu_s_per_step).round(2)
+    return table
