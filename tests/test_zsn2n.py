@@ -194,3 +194,11 @@ def test_cuda_fast_path_uses_amp_and_starts_from_the_same_weights():
         torch.testing.assert_close(a.cpu(), b)
     result = zsn2n.fit(y, steps=20, path="fast", device="cuda")
     assert result.precision in ("bf16", "fp16") and torch.isfinite(torch.tensor(result.final_loss))
+
+
+def test_step_timing_reports_both_paths_per_shape():
+    table = zsn2n.step_timing([(1, 8, 8), (3, 8, 10)], steps=2, warmup=1)
+    assert list(zip(table["shape"], table.path)) == [("1x8x8", "reference"), ("1x8x8", "fast"),
+                                                     ("3x8x10", "reference"), ("3x8x10", "fast")]
+    assert (table.cpu_s_per_step > 0).all() and (table.wall_s_per_step > 0).all()
+    assert (table[table.path == "reference"].speedup_cpu == 1.0).all()

@@ -438,8 +438,8 @@ def step_timing(shapes, steps: int = 20, warmup: int = 3, device: str | torch.de
             fit(y, warmup, path, device, seed)  # allocator and oneDNN kernel selection
             result = fit(y, steps, path, device, seed)
             rows.append({"shape": "x".join(map(str, shape)), "path": path, "precision": result.precision,
-                         "steps": steps, "cpu_s_per_step": round(result.cpu_seconds / steps, 4),
-                         "wall_s_per_step": round(result.seconds / steps, 4), "threads": torch.get_num_threads(),
+                         "steps": steps, "cpu_s_per_step": round(result.cpu_seconds / steps, 6),
+                         "wall_s_per_step": round(result.seconds / steps, 6), "threads": torch.get_num_threads(),
                          "device": str(device)})
     table = pd.DataFrame(rows)
     ref = table[table.path == "reference"].set_index("shape")
