@@ -253,7 +253,7 @@ def test_saved_model_loads_with_its_tweedie_rule(tmp_path, architecture, noise, 
     assert not torch.allclose(expected, y, atol=1e-4)
 
 
-def test_poisson_network_sees_counts():
+def test_poisson_perturbation_is_in_count_units_and_tweedie_uses_the_count_score():
     seen = {}
 
     class Spy(nn.Module):
@@ -261,10 +261,13 @@ def test_poisson_network_sees_counts():
             seen["x"] = x
             return torch.zeros_like(x)
 
-    y = torch.full((1, 1, 4, 4), 0.37)
+    y = torch.full((1, 1, 64, 64), 0.37)
     out = n2s.ScoreDenoiser(Spy(), noise="poisson", param=100.0)(y)
-    assert torch.allclose(seen["x"], y * 100)
+    assert torch.equal(seen["x"], y)
     assert torch.allclose(out, y + 0.005)  # zero score: x = y + ζ/2
+    loss = n2s.ARDAELoss("poisson", 100.0)  # σ_a = 1 count = 0.01 on the image scale
+    loss(Spy(), Batch(y, (y,)), torch.Generator().manual_seed(0))
+    assert float((seen["x"] - y).std()) == pytest.approx(1.0 / 100, rel=0.05)
 
 
 # --- diagnosis -------------------------------------------------------------------------------------

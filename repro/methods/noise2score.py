@@ -110,9 +110,14 @@ def noise_model(noise: str, param: float | tuple[float, float]):
     return kinds[noise](param)
 
 
-def input_scale(noise: str, param: float) -> float:
-    """What the network input is multiplied by: 1/ζ = λ for Poisson (it sees counts y/ζ), else 1."""
-    return float(param) if noise == "poisson" else 1.0
+def perturbation_unit(noise: str, param: float) -> float:
+    """The image-scale size of one unit of σ_a: ζ = 1/λ for Poisson, else 1.
+
+    The Poisson score is the score of the counts z = y/ζ, and σ_a (1 -> 0.5) is in count units. The
+    official code feeds the network z itself; we feed it y = ζz, the same information on the [0, 1]
+    scale the U-Net's initialisation and input shift expect, so z + σ_a u becomes y + ζσ_a u.
+    """
+    return 1.0 / float(param) if noise == "poisson" else 1.0
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -168,7 +173,7 @@ class ARDAELoss:
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got '{schedule}'")
         self.sigma_max, self.sigma_min = sigma_range or ANNEAL[noise]
-        self.noise, self.scale, self.schedule = noise, input_scale(noise, param), schedule
+        self.noise, self.unit, self.schedule = noise, perturbation_unit(noise, param), schedule
         self.batch_size, self.epoch_iterations, self.output_relu = batch_size, epoch_iterations, output_relu
         self.anneal_fraction = anneal_fraction
         self.sigma = self.sigma_max
@@ -178,11 +183,11 @@ class ARDAELoss:
                                     self.batch_size, self.epoch_iterations, self.anneal_fraction)
 
     def __call__(self, model, batch, generator: torch.Generator | None = None) -> torch.Tensor:
-        y = batch.noisy[0].float() * self.scale
+        y = batch.noisy[0].float()
         gen_device = generator.device if generator is not None else y.device
         u = torch.randn(y.shape, generator=generator, device=gen_device).to(y.device)
         with torch.autocast(y.device.type, enabled=False):
-            r = model(y + self.sigma * u).float()
+            r = model(y + self.unit * self.sigma * u).float()
             if self.output_relu:
                 r = F.relu(r)
             return F.mse_loss(self.sigma * r, -u)
@@ -273,7 +278,8 @@ ESTIMATORS = {"tv": "official TV-L1 (Charbonnier) search on the Tweedie output",
 
 
 class ScoreDenoiser(nn.Module):
-    """noisy y -> Tweedie estimate from the score network ``model`` (which sees y, or y/ζ for Poisson).
+    """noisy y -> Tweedie estimate from the score network ``model`` (which sees y; for Poisson its output
+    is the score of the counts y/ζ, see :func:`perturbation_unit`).
 
     ``estimate`` ("tv" or "mad", Gaussian only) ignores ``param`` and estimates σ per image.
     ``relu`` clamps the score at 0 before Tweedie (the diagnosis of a final ReLU; not the method).
@@ -293,7 +299,7 @@ class ScoreDenoiser(nn.Module):
 
     def score(self, y: torch.Tensor) -> torch.Tensor:
         with torch.autocast(y.device.type, enabled=False):
-            s = self.model(y.float() * input_scale(self.noise, self.param)).float()
+            s = self.model(y.float()).float()
         return F.relu(s) if self.relu else s
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:

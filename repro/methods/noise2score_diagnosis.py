@@ -19,7 +19,7 @@ checks the argument by training with the ReLU.
 >>> sorted(EVAL_VARIANTS)[:3]
 ['noise2score', 'noise2score_no_tweedie', 'noise2score_png_input']
 >>> y, s = torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2)
->>> float(EVAL_VARIANTS["noise2score_sigma_not_squared"].rule(y, s, 0.1)[0, 0, 0, 0])
+>>> round(float(EVAL_VARIANTS["noise2score_sigma_not_squared"].rule(y, s, 0.1)[0, 0, 0, 0]), 6)
 0.1
 """
 from __future__ import annotations
