@@ -331,3 +331,19 @@ def test_training_variant_and_evaluation_variant_write_loadable_run_folders(tmp_
     summary = repro.runs.summary(results)
     assert set(summary.method) == {"noise2score_shared_unet", "noise2score_relu_output"}
     assert set(summary.dataset) == {"set12", "bsd68"} and (summary.n_images == 1).all()
+
+
+def test_training_sets_are_disjoint_from_the_test_sets():
+    from repro import data
+
+    def files(name):
+        entries = data.get(name).files()
+        return {f.rsplit(".", 1)[0] for f, _ in entries}, {h for _, h in entries}
+
+    for mode, train_set in n2s.TRAIN_SETS.items():
+        stems, hashes = files(train_set)
+        for test_set in n2s.EVAL_SETS[mode]:
+            test_stems, test_hashes = files(test_set)
+            assert not hashes & test_hashes, (train_set, test_set)
+            if train_set == "cbsd432":  # same BSDS naming: no scene of CBSD68 is in CBSD432
+                assert not stems & test_stems
