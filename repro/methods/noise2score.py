@@ -78,7 +78,7 @@ BUDGETS = {
     # paper: the official 100 epochs of 20 passes over the training images at batch 8 (iterations=None:
     # computed from the number of training images by iterations_for()).
     "smoke": {"iterations": 12, "patch_size": 64, "batch_size": 4, "train_images": 8, "val_every": 6,
-              "eval_images": 2},
+              "eval_images": 1},
     "cpu": {"iterations": 3000, "patch_size": PATCH_SIZE, "batch_size": BATCH_SIZE, "train_images": None,
             "val_every": 500, "eval_images": None},
     "paper": {"iterations": None, "patch_size": PATCH_SIZE, "batch_size": BATCH_SIZE, "train_images": None,
