@@ -22,7 +22,7 @@ def _architectures() -> dict:
     from .models import unet
 
     found = {"unet": unet.UNet}
-    for module, names in (("blindspot", ("BlindSpotUNet",)), ("zsn2n", ("ZSN2NNet",)),
+    for module, names in (("blindspot", ("BlindSpotUNet", "SSDNNetwork")), ("zsn2n", ("ZSN2NNet",)),
                           ("n2s_unet", ("SharedWeightUNet",))):
         try:
             mod = importlib.import_module(f"repro.models.{module}")
