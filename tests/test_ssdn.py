@@ -8,6 +8,7 @@ import torch.nn.functional as F
 import repro
 from repro import data, noise
 from repro.checkpoints import save_model
+from repro.imageops import pad_reflect
 from repro.metrics import psnr
 from repro.methods import ssdn
 from repro.models.blindspot import BlindSpotUNet, ShiftConv2d, SSDNNetwork
@@ -36,6 +37,17 @@ def test_the_output_at_a_pixel_never_depends_on_that_pixel(shape):
         for a, b in neighbours:
             assert grad[a, b] > 0, (shape, i, j, a, b)
         assert (grad > 0).sum() > 0.9 * h * w  # the four half-planes cover (nearly) the whole image
+
+
+def test_reflect_padding_before_the_network_would_break_the_blind_spot():
+    # Why the network zero-pads and the notebook turns the protocol's reflect padding off: a mirrored
+    # copy of the pixel lands in the half-plane one rotated branch sees.
+    torch.manual_seed(0)
+    net = BlindSpotUNet(3, 9).double()
+    x = torch.rand(1, 3, 45, 38, dtype=torch.float64)
+    through_reflection = lambda t: net(pad_reflect(t, 32))[..., :45, :38]  # noqa: E731
+    assert input_gradient(through_reflection, x, 22, 19)[22, 19] > 0
+    assert input_gradient(net, x, 22, 19)[22, 19] == 0
 
 
 def test_the_non_blind_variant_does_see_the_centre_pixel():
