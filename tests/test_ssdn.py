@@ -191,13 +191,14 @@ def test_a_short_training_run_raises_psnr_and_load_round_trips(tmp_path):
     torch.manual_seed(0)
     net, arch, kwargs = ssdn.build("ssdn", "known")
     before, noisy_psnr = denoised_psnr(net), float(psnr(noisy, clean).mean())
-    # A constant learning rate, higher than the paper's, so that 60 steps on 32x32 crops show learning.
-    config = TrainConfig(iterations=60, batch_size=4, lr=1e-3, rampdown_fraction=0.0, precision="fp32",
-                         checkpoint_every=60, log_every=20, seed=0)
+    # A learning rate above the paper's and no ramp-up, so that 120 steps on 32x32 crops show learning;
+    # the ramp-down settles the early oscillation (about 23.2 dB at the end with 1 or 2 threads).
+    config = TrainConfig(iterations=120, batch_size=4, lr=5e-4, rampdown_fraction=0.3, precision="fp32",
+                         checkpoint_every=120, log_every=20, seed=0)
     train(net, ssdn.loss_for("ssdn", "known", 25), sampler, config, tmp_path / "run", progress=False)
     after = denoised_psnr(net)
     assert after > before + 5.0, (before, after)
-    assert after > noisy_psnr + 0.7, (noisy_psnr, after)  # it denoises: better than its own input
+    assert after > noisy_psnr + 1.5, (noisy_psnr, after)  # it denoises: better than its own input
 
     save_model(tmp_path / "run", net, arch, kwargs, "ssdn", "ssdn", inference={"sigma": 25.0})
     loaded = repro.load(tmp_path / "run", device="cpu")
