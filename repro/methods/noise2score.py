@@ -74,12 +74,12 @@ TV_SEARCH_SIGMA = (5.0, 55.0, 50)  # Gaussian_blind_model.forward_tv: 50 values 
 TV_EPS = 1e-6 ** 2  # L1_TVLoss_Charbonnier: e = 0.000001 ** 2
 
 BUDGETS = {
-    # smoke: seconds, for CI. cpu: about an hour of training per model on 2 free cores (see the book).
+    # smoke: seconds, for CI. cpu: about an hour of training per model on one core (2.4 CPU-s per fp32 step).
     # paper: the official 100 epochs of 20 passes over the training images at batch 8 (iterations=None:
     # computed from the number of training images by iterations_for()).
     "smoke": {"iterations": 12, "patch_size": 64, "batch_size": 4, "train_images": 8, "val_every": 6,
               "eval_images": 1},
-    "cpu": {"iterations": 3000, "patch_size": PATCH_SIZE, "batch_size": BATCH_SIZE, "train_images": None,
+    "cpu": {"iterations": 1500, "patch_size": PATCH_SIZE, "batch_size": BATCH_SIZE, "train_images": None,
             "val_every": 500, "eval_images": None},
     "paper": {"iterations": None, "patch_size": PATCH_SIZE, "batch_size": BATCH_SIZE, "train_images": None,
               "val_every": 5000, "eval_images": None},
