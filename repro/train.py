@@ -163,7 +163,7 @@ def train(
         with autocast(device, config.precision):
             loss = loss_fn(model, batch, generator)
         if not torch.isfinite(loss):
-            raise NonFiniteLoss(f"loss became {float(loss)} at iteration {iteration}; the last checkpoint "
+            raise NonFiniteLoss(f"loss became {loss.item()} at iteration {iteration}; the last checkpoint "
                                 f"({ckpt_path}) is intact. Lower the learning rate or check the data/noise range.")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -54,17 +54,31 @@ def test_a_non_finite_loss_stops_with_a_clear_error(sampler, tmp_path):
         train(UNet(3), exploding, sampler, small_config(), tmp_path, progress=False)
 
 
+class SmallResidualCNN(torch.nn.Module):
+    """Four 3x3 convolutions predicting the noise. The U-Net needs ~1000 iterations before it beats its
+    own input; this net does within 200, so the engine and both losses can be tested in seconds."""
+
+    def __init__(self, channels=3, width=32):
+        super().__init__()
+        conv = lambda cin, cout: torch.nn.Conv2d(cin, cout, 3, padding=1)  # noqa: E731
+        self.body = torch.nn.Sequential(conv(channels, width), torch.nn.ReLU(), conv(width, width), torch.nn.ReLU(),
+                                        conv(width, width), torch.nn.ReLU(), conv(width, channels))
+
+    def forward(self, x):
+        return x - self.body(x)
+
+
 @pytest.mark.parametrize("loss", [N2NLoss(), N2CLoss()])
 def test_a_tiny_training_run_raises_psnr(loss, sampler, tmp_path):
     torch.manual_seed(0)
-    model = UNet(3)
+    model = SmallResidualCNN()
     validator = Validator("kodak24", noise.Gaussian(25), n_images=2, crop=64)
     before = validator(model)
-    noisy = float(psnr(validator.noisy, validator.clean, "uint8").mean())  # about 20.2 dB at sigma=25
-    train(model, loss, sampler, small_config(iterations=200, batch_size=4, checkpoint_every=200, log_every=50,
-                                             lr=1e-3), tmp_path, progress=False)
+    noisy = float(psnr(validator.noisy, validator.clean, "uint8").mean())  # about 20.5 dB at sigma=25
+    train(model, loss, sampler, small_config(iterations=200, batch_size=4, checkpoint_every=200, log_every=50),
+          tmp_path, progress=False)
     after = validator(model)
-    assert after > before + 5.0 and after > noisy + 1.0  # it denoises: better than its own input
+    assert after > before + 3.0 and after > noisy + 3.0  # it denoises: 3 dB better than its own input
 
 
 def test_learning_rate_ramps():
