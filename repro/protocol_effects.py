@@ -7,6 +7,13 @@ convention. Choices measured here, all at test time on a trained model:
 * clipping the noisy input to [0, 1] (the ZS-N2N notebook does, NVlabs code does not);
 * PSNR on uint8-rounded images vs float (NVlabs/SSDN vs Noise2Score/ZS-N2N);
 * Set14 with 14 images (SSDN) vs 12 (Neighbor2Neighbor drops the gray bridge and man).
+
+Two choices made at training time need a model trained each way (:func:`measure_training`): the same
+Noise2Noise U-Net, budget and seed, trained
+
+* on noise drawn fresh for every batch (NVlabs, SSDN) vs one fixed pre-generated noisy pair per training
+  image (Noise2Score's .npy files, and what real noisy data gives);
+* in fp32 vs bf16 autocast with channels_last (our CPU speed-up, which the committed runs use).
 """
 from __future__ import annotations
 
@@ -14,9 +21,12 @@ import dataclasses
 import re
 import time
 
-from . import runs
+import pandas as pd
+import torch
+
+from . import data, runs
 from .evaluate import evaluate
-from .protocols import Protocol
+from .protocols import Protocol, get as get_protocol
 
 SET14_NB2NB_DROPS = ("bridge", "man")  # Neighbor2Neighbor's validation/Set14 holds the other 12
 
@@ -54,3 +64,61 @@ def measure(denoiser, base: Protocol, noise, results_dir, info: dict, datasets=(
                     set14[~set14.image.isin(SET14_NB2NB_DROPS)], info),
         ]
     return made
+
+
+# Training-choice budgets. cpu: ~7 CPU-minutes per bf16 model (fp32 about twice that). 100 training
+# images so that 3000 steps of 4 64x64 crops pass over the fixed noisy set ~5 times, as a long training
+# run passes over its data many times: a fixed set can only cost PSNR once crops repeat.
+TRAINING_BUDGETS = {
+    "smoke": {"iterations": 4, "patch_size": 32, "train_images": 4, "eval_images": 1},
+    "cpu": {"iterations": 3000, "patch_size": 64, "train_images": 100, "eval_images": None},
+    "paper": {"iterations": 50_000, "patch_size": 128, "train_images": None, "eval_images": None},
+}
+# (name, fixed_noise, precision); the first is the model both effects share.
+TRAINING_VARIANTS = [("fresh_bf16", False, "bf16"), ("fixed_bf16", True, "bf16"), ("fresh_fp32", False, "fp32")]
+
+
+def measure_training(results_dir, budget: str, device, seed: int = 0, sigma: float = 25.0,
+                     datasets=("kodak24",), progress: bool = True) -> list[runs.Run]:
+    """Train the N2N U-Net three ways (fresh/fixed noise, bf16/fp32) and record the two training effects.
+
+    Each trained model is a run folder ``results/protocol/training_<variant>_<budget>`` (curve, weights,
+    per-image PSNR under the Noise2Noise protocol, resumable); the effect rows reuse its per-image table.
+    """
+    from .methods import noise2noise as n2n
+    from .models import UNet
+    from .noise import Gaussian
+    from .patches import PatchSampler
+    from .pipeline import train_and_evaluate
+    from .train import TrainConfig
+
+    hp = TRAINING_BUDGETS[budget]
+    images = [im.pixels for im in data.load(n2n.TRAIN_SET, exclude=n2n.TRAIN_EXCLUDE)][: hp["train_images"]]
+    protocol, eval_noise = get_protocol("noise2noise"), Gaussian(sigma)
+    tables, infos = {}, {}
+    for name, fixed, precision in TRAINING_VARIANTS:
+        torch.manual_seed(seed)  # the same initial weights for every variant
+        model = UNet(3)
+        sampler = PatchSampler(images, hp["patch_size"], n2n.training_noise("gaussian"), copies=2,
+                               fixed_noise=fixed, seed=seed)
+        config = TrainConfig(iterations=hp["iterations"], batch_size=4, lr=n2n.LR, betas=n2n.BETAS,
+                             rampdown_fraction=0.3, precision=precision, val_every=hp["iterations"],
+                             checkpoint_every=max(1, hp["iterations"] // 6), seed=seed)
+        run = train_and_evaluate(
+            results_dir=results_dir, paper="protocol", run_name=f"training_{name}_{budget}", method="n2n",
+            model=model, architecture="unet", arch_kwargs={"in_channels": 3}, loss_fn=n2n.N2NLoss(),
+            sampler=sampler, config=config, protocol=protocol, eval_noise=eval_noise, budget=budget,
+            device=device, params={**hp, "train_set": f"{n2n.TRAIN_SET} (first {len(images)} images)",
+                                   "fixed_noise": fixed},
+            datasets=list(datasets), eval_images=hp["eval_images"], progress=progress)
+        tables[name] = pd.read_csv(run.per_image_csv, dtype={"image": str})
+        infos[name] = {"method": "n2n", "source_run": f"protocol/{run.path.name}", "budget": budget,
+                       "device": str(device), "iterations": run.info["iterations"],
+                       "train_wall_s": run.info["train_wall_s"]}
+    return [
+        _record(results_dir, "training noise", "fresh per batch", True, tables["fresh_bf16"], infos["fresh_bf16"]),
+        _record(results_dir, "training noise", "fixed noisy set", False, tables["fixed_bf16"], infos["fixed_bf16"]),
+        _record(results_dir, "training precision", "fp32", True, tables["fresh_fp32"], infos["fresh_fp32"]),
+        _record(results_dir, "training precision", "bf16 + channels_last", False, tables["fresh_bf16"],
+                infos["fresh_bf16"]),
+    ]

@@ -218,10 +218,10 @@ def protocol_effects(results_dir=None) -> pd.DataFrame:
     for path in sorted((_root(results_dir) / "protocol").glob("*/run.json")):
         info = json.loads(path.read_text())
         per_image = path.parent / "per_image.csv"
-        if not per_image.exists():
+        if "effect" not in info or not per_image.exists():  # e.g. the trained models behind the training rows
             continue
         for r in summarize(pd.read_csv(per_image, dtype={"image": str})).to_dict("records"):
-            rows.append({"effect": info.get("effect", path.parent.name), "dataset": r["dataset"],
+            rows.append({"effect": info["effect"], "dataset": r["dataset"],
                          "variant": info.get("variant", path.parent.name), "method": info.get("method", ""),
                          "psnr_db": r["psnr_db"], "ci95_db": r["ci95_db"], "n_images": r["n_images"],
                          "reference": bool(info.get("reference", False)), "run": f"protocol/{path.parent.name}"})
