@@ -42,7 +42,7 @@ import torch
 
 import repro
 import repro.evaluate
-from repro import data, noise as noises, protocols, runs
+from repro import data, noise as noises, protocols, report, runs
 from repro.device import resolve_budget, resolve_device
 from repro.evaluate import Validator
 from repro.methods import noise2noise as n2n
@@ -127,15 +127,9 @@ if noise == "gaussian":
 for other in sorted((results / "noise2noise").glob(f"*_{noise}_{budget}_seed{seed}")):
     if (other / "model.pt").exists():
         panels[other.name.split("_")[0].upper()] = repro.load(other, device=dev)(noisy_full)[crop]
-panels["clean"] = clean
-fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.6))
-for ax, (title, img) in zip(axes, panels.items()):
-    psnr = repro.metrics.psnr(img, clean, "uint8")[0]
-    ax.imshow(img[0].clamp(0, 1).permute(1, 2, 0).numpy())
-    ax.set_title(title if title == "clean" else f"{title}: {psnr:.2f} dB")
-    ax.axis("off")
-fig.tight_layout()
+fig = report.crops_figure(panels, clean)
 fig.savefig(run.path / "comparison_kodim23.png", dpi=100)
+fig
 
 # %% [markdown]
 # ## Reproduced vs claimed

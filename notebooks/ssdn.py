@@ -47,7 +47,7 @@ import torch
 
 import repro
 import repro.evaluate
-from repro import data, noise as noises, protocols, runs
+from repro import data, noise as noises, protocols, report, runs
 from repro.device import resolve_budget, resolve_device
 from repro.evaluate import Validator
 from repro.methods import ssdn
@@ -172,15 +172,9 @@ if trained is not None:
             prior, _ = trained.model(noisy.to(dev))
             panels["prior mean μ_x"] = prior[:, :3].float().cpu()
         panels[run_method] = trained(noisy).cpu()
-panels["clean"] = clean
-fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.2))
-for ax, (title, img) in zip(axes, panels.items()):
-    psnr = repro.metrics.psnr(img, clean, "uint8")[0]
-    ax.imshow(img[0].clamp(0, 1).permute(1, 2, 0).numpy())
-    ax.set_title(title if title == "clean" else f"{title}\n{psnr:.2f} dB")
-    ax.axis("off")
-fig.tight_layout()
+fig = report.crops_figure(panels, clean)
 fig.savefig(run.path / "comparison_kodim23.png", dpi=100)
+fig
 
 # %% [markdown]
 # ## Reproduced vs claimed
@@ -188,6 +182,4 @@ fig.savefig(run.path / "comparison_kodim23.png", dpi=100)
 # (σ-unknown runs are named `*_unknown_sigma`, as in the claims); Δ = reproduced − claimed.
 
 # %%
-from repro import report
-
 report.claims_vs_reproduced(ssdn.PAPER, results)[report.CLAIMS_VIEW + ["run"]]

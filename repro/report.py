@@ -355,11 +355,31 @@ def plot_curves(paper: str, results_dir=None) -> Figure:
         if has_val and "val_psnr_db" in curve:
             val = curve.dropna(subset=["val_psnr_db"])
             axes[1].plot(val["iteration"], val["val_psnr_db"], marker="o", ms=3, label=name)
-    axes[0].set(xlabel="iteration", ylabel="training loss", yscale="log", title=f"{paper}: training loss")
+    positive = all((c["loss"] > 0).all() for _, c in curves)  # SSDN's negative log-likelihood can go below 0
+    axes[0].set(xlabel="iteration", ylabel="training loss", yscale="log" if positive else "linear",
+                title=f"{paper}: training loss")
     axes[0].legend(fontsize=7)
     if has_val:
         axes[1].set(xlabel="iteration", ylabel="validation PSNR (dB)", title="validation PSNR")
         axes[1].grid(alpha=0.3)
+    return fig
+
+
+def crops_figure(panels: dict, clean, flavour: str = "uint8", panel_size: float = 3.0) -> Figure:
+    """One row of image crops, each titled with its PSNR against ``clean`` (shown last, untitled).
+
+    ``panels`` maps a title to a (1, C, H, W) tensor on the [0, 1] scale, e.g. noisy input and denoisers.
+    """
+    from .metrics import psnr
+
+    panels = {**panels, "clean": clean}
+    fig = Figure(figsize=(panel_size * len(panels), panel_size + 0.4), layout="constrained")
+    for ax, (title, img) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels.items()):
+        pixels = img[0].clamp(0, 1).permute(1, 2, 0).squeeze(-1).numpy()
+        ax.imshow(pixels, cmap="gray" if pixels.ndim == 2 else None, vmin=0, vmax=1)
+        ax.set_title(title if title == "clean" else f"{title}\n{float(psnr(img, clean, flavour)[0]):.2f} dB",
+                     fontsize=9)
+        ax.axis("off")
     return fig
 
 
