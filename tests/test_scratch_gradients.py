@@ -11,13 +11,7 @@ from repro import scratch
 TOL = 1e-10
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on a busy machine OpenMP spin-waits cost 20x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 SHAPES = [(2, 3, 7, 9), (1, 2, 8, 8)]
@@ -109,21 +103,15 @@ def check_transpose_conv2d(shape, k, s, p, d, op):
 
 # One test per (kernel, stride); each loops over its shapes, paddings, dilations (and output paddings)
 # and names every failing case.
+@pytest.mark.parametrize("module", ["Conv2d", "TransposeConv2d"])
 @pytest.mark.parametrize("k", KERNELS, ids=str)
 @pytest.mark.parametrize("s", STRIDES, ids=str)
-def test_conv2d_backward_matches_autograd(k, s):
-    cases = [c for c in CONV_CASES if c[1] == k and c[2] == s]
+def test_convolution_backward_matches_autograd(module, k, s):
+    all_cases, check = {"Conv2d": (CONV_CASES, check_conv2d),
+                        "TransposeConv2d": (TRANSPOSE_CASES, check_transpose_conv2d)}[module]
+    cases = [c for c in all_cases if c[1] == k and c[2] == s]
     assert cases
-    failures = {c: e for c in cases if max((e := check_conv2d(*c)).values()) >= TOL}
-    assert not failures, failures
-
-
-@pytest.mark.parametrize("k", KERNELS, ids=str)
-@pytest.mark.parametrize("s", STRIDES, ids=str)
-def test_transpose_conv2d_backward_matches_autograd(k, s):
-    cases = [c for c in TRANSPOSE_CASES if c[1] == k and c[2] == s]
-    assert cases
-    failures = {c: e for c in cases if max((e := check_transpose_conv2d(*c)).values()) >= TOL}
+    failures = {c: e for c in cases if max((e := check(*c)).values()) >= TOL}
     assert not failures, failures
 
 

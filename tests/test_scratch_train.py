@@ -15,12 +15,7 @@ from repro.scratch.course import COURSE
 from repro.scratch.train import ScratchLearner, TorchLearner, batch_order, fit
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_sgd_step_equals_torch_sgd():
