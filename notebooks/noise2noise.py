@@ -37,7 +37,6 @@ time_limit_min: float = 0.0  # pause training (checkpointed) after this many min
 # %%
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 
 import repro
@@ -94,18 +93,9 @@ run.path
 # Validation PSNR on four fixed 256×256 Kodak crops, for monitoring only (the final weights are evaluated).
 
 # %%
-import pandas as pd
-
-curve = pd.read_csv(run.path / "curve.csv")
-fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-ax[0].plot(curve.iteration, curve.loss)
-ax[0].set(xlabel="iteration", ylabel="training loss (L2)", yscale="log")
-val = curve.dropna(subset=["val_psnr_db"])
-ax[1].plot(val.iteration, val.val_psnr_db, marker="o")
-ax[1].set(xlabel="iteration", ylabel="validation PSNR (dB)")
-fig.suptitle(f"{method.upper()} {test_noise.label}, budget {budget}")
-fig.tight_layout()
+fig = report.run_curve_figure(run.path, f"{method.upper()} {test_noise.label}, budget {budget}", "training loss (L2)")
 fig.savefig(run.path / "curve.png", dpi=100)
+fig
 
 # %% [markdown]
 # ## Visual comparison

@@ -41,8 +41,6 @@ time_limit_min: float = 0.0  # pause training (checkpointed) after this many min
 import dataclasses
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import pandas as pd
 import torch
 
 import repro
@@ -140,18 +138,10 @@ if trained is not None and blind_spot and not sigma_known:
 # for SSDN), for monitoring only; the final weights are evaluated.
 
 # %%
-curve = pd.read_csv(run.path / "curve.csv")
-fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-ax[0].plot(curve.iteration, curve.loss)
-ax[0].set(xlabel="iteration", ylabel="training loss (NLL per pixel)" if blind_spot else "training loss (L2)")
-if not blind_spot:
-    ax[0].set_yscale("log")
-val = curve.dropna(subset=["val_psnr_db"])
-ax[1].plot(val.iteration, val.val_psnr_db, marker="o")
-ax[1].set(xlabel="iteration", ylabel="validation PSNR (dB)")
-fig.suptitle(f"{run_method} {test_noise.label}, budget {budget}")
-fig.tight_layout()
+fig = report.run_curve_figure(run.path, f"{run_method} {test_noise.label}, budget {budget}",
+                              "training loss (NLL per pixel)" if blind_spot else "training loss (L2)")
 fig.savefig(run.path / "curve.png", dpi=100)
+fig
 
 # %% [markdown]
 # ## What the posterior mean adds

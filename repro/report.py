@@ -365,6 +365,20 @@ def plot_curves(paper: str, results_dir=None) -> Figure:
     return fig
 
 
+def run_curve_figure(run_dir, title: str = "", loss_label: str = "training loss") -> Figure:
+    """Training loss and validation PSNR against iteration, from one run folder's ``curve.csv``."""
+    curve = pd.read_csv(Path(run_dir) / "curve.csv")
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    loss_ax, val_ax = fig.subplots(1, 2)
+    loss_ax.plot(curve["iteration"], curve["loss"])
+    loss_ax.set(xlabel="iteration", ylabel=loss_label, yscale="log" if (curve["loss"] > 0).all() else "linear")
+    val = curve.dropna(subset=["val_psnr_db"])
+    val_ax.plot(val["iteration"], val["val_psnr_db"], marker="o")
+    val_ax.set(xlabel="iteration", ylabel="validation PSNR (dB)")
+    fig.suptitle(title)
+    return fig
+
+
 def crops_figure(panels: dict, clean, flavour: str = "uint8", panel_size: float = 3.0) -> Figure:
     """One row of image crops, each titled with its PSNR against ``clean`` (shown last, untitled).
 
