@@ -50,6 +50,19 @@ def test_reflect_padding_before_the_network_would_break_the_blind_spot():
     assert input_gradient(net, x, 22, 19)[22, 19] == 0
 
 
+def test_tiled_inference_is_the_network_on_each_tile_and_stays_blind():
+    torch.manual_seed(0)
+    net = SSDNNetwork(3, 9, None).double().eval()
+    whole = ssdn.make_denoiser(net, "ssdn", sigma=25.0)
+    tiled = ssdn.make_denoiser(net, "ssdn", sigma=25.0, tile=32)
+    x = torch.rand(1, 3, 45, 70, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(tiled(x)[..., 32:, 32:64], whole(x[..., 32:, 32:64]), rtol=0, atol=1e-12)
+    grad = input_gradient(ssdn.Tiled(BlindSpotUNet(3, 9).double(), 32), x, 40, 50)  # the prior, not y
+    assert grad[40, 50] == 0 and grad[40, 49] > 0
+    assert grad[:32].sum() == 0 and grad[:, :32].sum() == 0  # nothing from outside the pixel's own tile
+
+
 def test_the_non_blind_variant_does_see_the_centre_pixel():
     torch.manual_seed(0)
     net = BlindSpotUNet(3, 1, blind=False).double()
