@@ -33,6 +33,7 @@ k: float = 100.0  # Gamma shape k, noise of mean 1 and variance 1/k (the paper r
 channels: str = "both"  # color (cbsd432 to cbsd68 and kodak24) | gray (bsd400 to set12 and bsd68) | both
 unknown: str = "tv"  # unknown-sigma column estimator: tv (official TV-L1 search) | mad (wavelet MAD) | none
 blind_model: bool = False  # unknown column from a model trained on sigma in 20-55 (paper) instead of the known-sigma model
+estimator: str = "plain"  # AR-DAE gradient estimate. plain (the paper's) | antithetic (ours: u and -u per image, same cost)
 diagnosis: bool = True  # evaluate the plausible-mistake variants of each trained Gaussian model (no training)
 diagnosis_training: bool = False  # also train the variants that need training (4 more models per colour mode)
 budget: str = "auto"  # smoke | cpu | paper | auto (paper on a GPU, cpu otherwise)
@@ -61,6 +62,10 @@ results = Path(results_dir) if results_dir else runs.default_results_dir()
 param = {"gaussian": sigma, "poisson": lam, "gamma": k}[noise]
 modes = ["color", "gray"] if channels == "both" else [channels]
 settings = [n2s.Setting(noise, param, mode) for mode in modes]
+if estimator not in ("plain", "antithetic"):
+    raise ValueError(f"estimator must be 'plain' or 'antithetic', got '{estimator}'")
+antithetic = estimator == "antithetic"
+base_method = n2s.PAPER + ("_antithetic" if antithetic else "")
 time_limit_s = time_limit_min * 60 or None
 print(f"device={dev} budget={budget} noise {settings[0].label}; colour modes {modes}")
 print("hyper-parameters:", n2s.BUDGETS[budget], "lr", n2s.LR, "betas", n2s.BETAS, "sigma_a", n2s.ANNEAL[noise])
@@ -75,7 +80,7 @@ print("hyper-parameters:", n2s.BUDGETS[budget], "lr", n2s.LR, "betas", n2s.BETAS
 trained = {}
 for setting in settings:
     run = n2s.train_setting(setting, results_dir=results, budget=budget, device=dev, seed=seed,
-                            time_limit_s=time_limit_s)
+                            method=base_method, antithetic=antithetic, time_limit_s=time_limit_s)
     trained[setting.channels] = run
     print(setting.channels, run.path, run.info["status"])
 complete = {mode: run for mode, run in trained.items() if run.info["status"] == "complete"}
@@ -90,15 +95,16 @@ complete = {mode: run for mode, run in trained.items() if run.info["status"] == 
 # %%
 unknown_runs = {}
 if noise == "gaussian" and unknown != "none":
-    method = method_name(n2s.PAPER, noise, known=False)
+    method = method_name(base_method, noise, known=False)
     for setting in settings:
         if blind_model:
             run = n2s.train_setting(setting, results_dir=results, budget=budget, device=dev, seed=seed,
-                                    method=method, blind=True, estimate=unknown, time_limit_s=time_limit_s)
+                                    method=method, blind=True, estimate=unknown, antithetic=antithetic,
+                                    time_limit_s=time_limit_s)
         elif setting.channels in complete:
             base = complete[setting.channels]
             scorer = n2s.ScoreDenoiser(repro.load(base.path, device=dev).model, noise, param, estimate=unknown)
-            run = n2s.evaluate_with(base, diag.variant_run_name(base.path.name, method), method, scorer,
+            run = n2s.evaluate_with(base, diag.variant_run_name(base.path.name, method, base_method), method, scorer,
                                     results_dir=results, device=dev, n_images=n2s.BUDGETS[budget]["eval_images"],
                                     params={"estimator": n2s.ESTIMATORS[unknown], "score_model": base.info["run"]})
             est = pd.Series(scorer.estimates)
@@ -115,10 +121,10 @@ if noise == "gaussian" and unknown != "none":
 # training variants (`diagnosis_training=True`) each train a model of the same budget.
 
 # %%
-if noise == "gaussian" and diagnosis:
+if noise == "gaussian" and diagnosis and not antithetic:  # the diagnosis is about the paper's estimator
     for mode, run in complete.items():
         diag.evaluate_variants(run, results_dir=results, device=dev, n_images=n2s.BUDGETS[budget]["eval_images"])
-if noise == "gaussian" and diagnosis_training:
+if noise == "gaussian" and diagnosis_training and not antithetic:
     for setting in settings:
         diag.train_variants(setting, results_dir=results, budget=budget, device=dev, seed=seed,
                             time_limit_s=time_limit_s)

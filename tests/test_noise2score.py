@@ -119,6 +119,39 @@ def test_ardae_loss_ranks_score_estimates_by_their_true_error():
     assert min(range(len(cs)), key=losses.__getitem__) == 2
 
 
+class Tanh(nn.Module):
+    """R(z) = a tanh(b z): a small non-linear score model with two parameters."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Parameter(torch.tensor(-2.0, dtype=f64)), nn.Parameter(torch.tensor(0.7, dtype=f64))
+
+    def forward(self, z):
+        return self.a * torch.tanh(self.b * z)
+
+
+@pytest.mark.parametrize("sigma_a", [0.05, 0.005])
+def test_antithetic_ardae_loss_is_unbiased_and_cuts_the_gradient_noise(sigma_a):
+    y = 0.5 * torch.randn(256, 1, generator=torch.Generator().manual_seed(0), dtype=f64)
+    batch, model = Batch(y, (y,)), Tanh()
+    draws = {}
+    for antithetic in (False, True):
+        loss_fn = n2s.ARDAELoss(schedule="constant", sigma_range=(sigma_a, sigma_a), antithetic=antithetic)
+        values, grads = [], []
+        for k in range(400):
+            loss = loss_fn(model, batch, torch.Generator().manual_seed(k))
+            grads.append(torch.stack(torch.autograd.grad(loss, [model.a, model.b])))
+            values.append(float(loss.detach()))
+        draws[antithetic] = torch.tensor(values, dtype=f64), torch.stack(grads)
+    (plain, g_plain), (anti, g_anti) = draws[False], draws[True]
+    # Same expected loss: the difference of the means is within four standard errors.
+    se = ((plain.var() + anti.var()) / len(plain)).sqrt()
+    assert abs(plain.mean() - anti.mean()) < 4 * se
+    # ... and the same expected gradient, with far less spread around it.
+    assert torch.allclose(g_plain.mean(0), g_anti.mean(0), atol=float(4 * g_plain.std(0).max() / 20))
+    assert (g_anti.var(0) < g_plain.var(0) / 10).all()
+
+
 def test_ardae_training_on_a_toy_mixture_approaches_the_analytic_score():
     torch.manual_seed(0)
     weights, means, std = torch.tensor([0.4, 0.6]), torch.tensor([-1.0, 1.0]), 0.35

@@ -165,17 +165,24 @@ class ARDAELoss:
     scalar per batch, as in the official ``UNet.forward``. The network runs in fp32 whatever the
     autocast policy (see ``PRECISION``). ``output_relu`` clamps R at 0 as a final ReLU would (the
     diagnosis of a published re-implementation; never part of the method).
+
+    ``antithetic=True`` (ours, not the paper's) evaluates every y with both u and -u and averages the
+    two losses. The expected loss, hence the minimiser, is unchanged (-u has the law of u), but the term
+    2σ_a u·R(y) that dominates the plain estimate (mean zero, standard deviation O(σ_a) against a signal
+    of O(σ_a²)) cancels exactly, so the gradient noise no longer swamps the signal as σ_a shrinks. It
+    costs two network passes per image (train with half the batch for the same cost).
     """
 
     def __init__(self, noise: str = "gaussian", param: float = 25.0, schedule: str = "run",
                  sigma_range: tuple[float, float] | None = None, batch_size: int = BATCH_SIZE,
-                 epoch_iterations: int | None = None, output_relu: bool = False, anneal_fraction: float = 1.0):
+                 epoch_iterations: int | None = None, output_relu: bool = False, anneal_fraction: float = 1.0,
+                 antithetic: bool = False):
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got '{schedule}'")
         self.sigma_max, self.sigma_min = sigma_range or ANNEAL[noise]
         self.noise, self.unit, self.schedule = noise, perturbation_unit(noise, param), schedule
         self.batch_size, self.epoch_iterations, self.output_relu = batch_size, epoch_iterations, output_relu
-        self.anneal_fraction = anneal_fraction
+        self.anneal_fraction, self.antithetic = anneal_fraction, antithetic
         self.sigma = self.sigma_max
 
     def set_iteration(self, iteration: int, total: int) -> None:
@@ -186,6 +193,8 @@ class ARDAELoss:
         y = batch.noisy[0].float()
         gen_device = generator.device if generator is not None else y.device
         u = torch.randn(y.shape, generator=generator, device=gen_device).to(y.device)
+        if self.antithetic:
+            y, u = torch.cat([y, y]), torch.cat([u, -u])
         with torch.autocast(y.device.type, enabled=False):
             r = model(y + self.unit * self.sigma * u).float()
             if self.output_relu:
@@ -383,12 +392,14 @@ def train_setting(setting: Setting, *, results_dir, budget: str, device, seed: i
                   schedule: str = "run", sigma_range: tuple[float, float] | None = None,
                   architecture: str = "unet", init: str = "normal", output_relu: bool = False,
                   blind: bool = False, estimate: str | None = None, precision: str = PRECISION,
-                  time_limit_s: float | None = None, progress: bool = True):
+                  antithetic: bool = False, time_limit_s: float | None = None, progress: bool = True):
     """Train a score network for ``setting`` and evaluate it under the Noise2Score protocol.
 
     The defaults are the method as reproduced; the keyword arguments exist for the diagnosis
     (:mod:`repro.methods.noise2score_diagnosis`) and the unknown-σ model (``blind=True``: fresh noise with
-    σ drawn from BLIND_TRAIN_SIGMA per example, evaluated with ``estimate``). Returns the :class:`Run`.
+    σ drawn from BLIND_TRAIN_SIGMA per example, evaluated with ``estimate``). ``antithetic=True`` trains
+    with the antithetic AR-DAE estimate (:class:`ARDAELoss`) on half the batch, so that a step costs the
+    same number of network passes. Returns the :class:`Run`.
     """
     from ..evaluate import Validator
     from ..patches import PatchSampler
@@ -399,6 +410,7 @@ def train_setting(setting: Setting, *, results_dir, budget: str, device, seed: i
     hp = BUDGETS[budget]
     images = training_images(setting, budget)
     iterations = iterations_for(budget, len(images))
+    batch_size = hp["batch_size"] // 2 if antithetic else hp["batch_size"]  # same network passes per step
     eval_noise = noise_model(setting.noise, setting.param)
     if blind:
         if setting.noise != "gaussian":
@@ -408,13 +420,13 @@ def train_setting(setting: Setting, *, results_dir, budget: str, device, seed: i
     else:
         # The official loader reads one pre-generated noisy .npy per training image (fixed noise).
         sampler = PatchSampler(images, hp["patch_size"], eval_noise, copies=1, fixed_noise=True, seed=seed)
-    config = TrainConfig(iterations=iterations, batch_size=hp["batch_size"], lr=LR, betas=BETAS,
+    config = TrainConfig(iterations=iterations, batch_size=batch_size, lr=LR, betas=BETAS,
                          rampdown_fraction=RAMPDOWN_FRACTION, precision=precision, seed=seed,
                          val_every=hp["val_every"], checkpoint_every=max(hp["val_every"], 10),
                          log_every=min(50, hp["val_every"]))
     loss = ARDAELoss(setting.noise, setting.param, schedule=schedule, sigma_range=sigma_range,
-                     batch_size=hp["batch_size"], epoch_iterations=epoch_iterations(len(images), hp["batch_size"]),
-                     output_relu=output_relu)
+                     batch_size=batch_size, epoch_iterations=epoch_iterations(len(images), batch_size),
+                     output_relu=output_relu, antithetic=antithetic)
     model, arch_kwargs = build_model(architecture, setting.n_channels, init)
     inference = {"noise": setting.noise, "param": setting.param, "estimate": estimate, "relu": output_relu}
     validator = Validator(EVAL_SETS[setting.channels][0], eval_noise, n_images=2 if budget == "smoke" else 4,
@@ -425,7 +437,8 @@ def train_setting(setting: Setting, *, results_dir, budget: str, device, seed: i
               "output_relu": output_relu, "blind": blind, "estimate": estimate, "precision": precision,
               "train_set": f"{TRAIN_SETS[setting.channels]} ({len(images)} images)",
               "train_noise": sampler.noise.label, "lr": LR, "betas": BETAS,
-              "rampdown_fraction": RAMPDOWN_FRACTION, **hp, "iterations": iterations}
+              "rampdown_fraction": RAMPDOWN_FRACTION, **hp, "iterations": iterations, "batch_size": batch_size,
+              "ardae_estimator": "antithetic" if antithetic else "plain"}
     return train_and_evaluate(
         results_dir=results_dir, paper=PAPER, run_name=setting.run_name(method, budget, seed), method=method,
         model=model, architecture=architecture, arch_kwargs=arch_kwargs, loss_fn=loss, sampler=sampler,

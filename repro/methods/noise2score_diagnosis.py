@@ -147,11 +147,16 @@ class VariantDenoiser(nn.Module):
         return self.variant.rule(y, s, self.sigma / 255.0)
 
 
-def variant_run_name(base_run_name: str, method: str) -> str:
-    """``noise2score_gaussian_sigma25_color_cpu_seed0`` -> ``<method>_gaussian_sigma25_color_cpu_seed0``."""
-    if not base_run_name.startswith(n2s.PAPER + "_"):
-        raise ValueError(f"not a Noise2Score run name: {base_run_name}")
-    return method + base_run_name[len(n2s.PAPER):]
+def variant_run_name(base_run_name: str, method: str, base_method: str = n2s.PAPER) -> str:
+    """``noise2score_gaussian_sigma25_color_cpu_seed0`` -> ``<method>_gaussian_sigma25_color_cpu_seed0``.
+
+    >>> variant_run_name("noise2score_antithetic_gaussian_sigma25_gray_cpu_seed0",
+    ...                  "noise2score_antithetic_unknown_sigma", "noise2score_antithetic")
+    'noise2score_antithetic_unknown_sigma_gaussian_sigma25_gray_cpu_seed0'
+    """
+    if not base_run_name.startswith(base_method + "_"):
+        raise ValueError(f"not a {base_method} run name: {base_run_name}")
+    return method + base_run_name[len(base_method):]
 
 
 def evaluate_variants(base_run, *, results_dir, device, variants=None, n_images=None, progress=True) -> list:
