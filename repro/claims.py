@@ -89,8 +89,11 @@ METHODS: list[tuple[str, str, int]] = [
     (r"^SURE$", "sure", 1),
     (r"^PURE$", "pure", 1),
 ]
-# Methods that are one method for matching purposes (reproduced side and claimed side alike).
-SAME_METHOD = {"cbm3d": "bm3d", "cbm3d_unknown_sigma": "bm3d_unknown_sigma"}
+# Methods that are one method for matching purposes (reproduced side and claimed side alike). Our
+# antithetic Noise2Score changes only the gradient estimate of the paper's loss, not what it estimates.
+SAME_METHOD = {"cbm3d": "bm3d", "cbm3d_unknown_sigma": "bm3d_unknown_sigma",
+               "noise2score_antithetic": "noise2score",
+               "noise2score_antithetic_unknown_sigma": "noise2score_unknown_sigma"}
 JOIN_COLUMNS = ["claim_psnr_db", "delta_db", "claim_source", "claim_paper", "claim_method", "claim_table",
                 "claim_priority", "claim_id"]
 
