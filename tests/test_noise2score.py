@@ -130,6 +130,23 @@ class Tanh(nn.Module):
         return self.a * torch.tanh(self.b * z)
 
 
+def test_ardae_is_a_noisy_target_regression_for_the_implied_denoiser():
+    # With D(z) = z + (σ² + σ_a²) R(z), z = y + σ_a u: ||σ_a R(z) + u||² equals
+    # (σ_a / (σ² + σ_a²))² ||D(z) - (y - σ²/σ_a u)||², a regression onto a target whose noise has variance
+    # σ²(1 + σ²/σ_a²) (the book's Noise2Score chapter reads the learning speed off this).
+    sigma, sigma_a = 25 / 255, 0.05
+    var = sigma ** 2 + sigma_a ** 2
+    y = torch.rand(2, 1, 16, 16, dtype=f64)
+    net = Tanh()
+    loss = n2s.ARDAELoss(schedule="constant", sigma_range=(sigma_a, sigma_a))(net, Batch(y, (y,)),
+                                                                             torch.Generator().manual_seed(3))
+    u = torch.randn(y.shape, generator=torch.Generator().manual_seed(3))
+    z = y + sigma_a * u
+    target = y - sigma ** 2 / sigma_a * u
+    regression = (sigma_a / var) ** 2 * ((z + var * net(z)) - target).square().mean()
+    assert float(loss.detach()) == pytest.approx(float(regression.detach()), rel=1e-6)  # the loss runs in fp32
+
+
 @pytest.mark.parametrize("sigma_a", [0.05, 0.005])
 def test_antithetic_ardae_loss_is_unbiased_and_cuts_the_gradient_noise(sigma_a):
     y = 0.5 * torch.randn(256, 1, generator=torch.Generator().manual_seed(0), dtype=f64)

@@ -10,7 +10,11 @@ the same fixed noisy set, same schedule (sigma_a 0.05 -> 0.001 over the run, lr 
 64x64 crops), equal cost per step: plain with batch 8, antithetic with batch 4 (8 network passes).
 Validation PSNR (Tweedie, float PSNR) on 256x256 centre crops of the first four Set12 images.
 
-    OMP_NUM_THREADS=1 .venv/bin/python results/noise2score/diagnostics/antithetic.py [ITERATIONS]
+Part 3, sigma_a (``sigma_a_study.csv``): as part 2 with the plain estimate, sigma_a held constant at 0.05
+or at sigma = 25/255 instead of annealed; the final network is also scored with Tweedie for the noise
+level its score was learned at, x = y + (sigma^2 + sigma_a^2) R(y) (``val_psnr_corrected_db``).
+
+    OMP_NUM_THREADS=1 .venv/bin/python results/noise2score/diagnostics/antithetic.py [ITERATIONS] [PARTS...]
 """
 import sys
 import tempfile
@@ -79,13 +83,57 @@ def learning_speed(images, iterations):
     pd.DataFrame(rows).to_csv(HERE / "learning_speed.csv", index=False)
 
 
+class CorrectedTweedie(torch.nn.Module):
+    """x = y + (sigma^2 + sigma_a^2) R(y): Tweedie for the noise level the network's score was learned at."""
+
+    def __init__(self, net, sigma_a):
+        super().__init__()
+        self.net, self.var = net, (25 / 255) ** 2 + sigma_a ** 2
+
+    def forward(self, y):
+        return y + self.var * self.net(y)
+
+
+def sigma_a_study(images, iterations):
+    """Same set-up as learning_speed (plain estimate, batch 8), sigma_a held constant instead of annealed."""
+    validator = Validator("set12", SIGMA, n_images=4, crop=256, channels=1, flavour="float")
+    torch.manual_seed(0)
+    initial = UNet(1).state_dict()
+    rows = []
+    for sigma_a in (0.05, 25 / 255):
+        model = UNet(1)
+        model.load_state_dict(initial)
+        sampler = PatchSampler(images, 64, SIGMA, copies=1, fixed_noise=True, seed=0)
+        loss_fn = n2s.ARDAELoss(schedule="constant", sigma_range=(sigma_a, sigma_a))
+        config = TrainConfig(iterations=iterations, batch_size=8, lr=n2s.LR, betas=n2s.BETAS,
+                             rampdown_fraction=n2s.RAMPDOWN_FRACTION, precision="fp32",
+                             val_every=iterations // 4, checkpoint_every=iterations, log_every=iterations // 4)
+        validate = lambda net: validator(n2s.ScoreDenoiser(net, "gaussian", 25.0))  # noqa: E731
+        with tempfile.TemporaryDirectory() as run_dir:
+            train(model, loss_fn, sampler, config, run_dir, validate=validate, progress=False)
+            curve = pd.read_csv(Path(run_dir) / "curve.csv")
+        corrected = validator(CorrectedTweedie(model, sigma_a))
+        for row in curve.itertuples():
+            rows.append({"sigma_a": round(sigma_a, 4), "iteration": row.iteration, "loss": row.loss,
+                         "val_psnr_db": round(row.val_psnr_db, 3),
+                         "val_psnr_corrected_db": round(corrected, 3) if row.iteration == iterations else None,
+                         "elapsed_s": row.elapsed_s})
+            print(rows[-1], flush=True)
+    pd.DataFrame(rows).to_csv(HERE / "sigma_a_study.csv", index=False)
+
+
 def main():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     iterations = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+    parts = sys.argv[2:] or ["gradient_noise", "learning_speed", "sigma_a_study"]
     images = n2s.training_images(n2s.Setting("gaussian", 25.0, "gray"), "cpu")
-    gradient_noise(images)
-    learning_speed(images, iterations)
+    if "gradient_noise" in parts:
+        gradient_noise(images)
+    if "learning_speed" in parts:
+        learning_speed(images, iterations)
+    if "sigma_a_study" in parts:
+        sigma_a_study(images, iterations)
 
 
 if __name__ == "__main__":
