@@ -9,7 +9,7 @@ blind to the noise level.
 >>> from repro.models import UNet
 >>> from repro.patches import Batch
 >>> b = Batch(torch.rand(2, 3, 32, 32), (torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)))
->>> float(N2NLoss()(UNet(3), b)) > 0
+>>> float(N2NLoss()(UNet(3), b).detach()) > 0
 True
 """
 from __future__ import annotations
