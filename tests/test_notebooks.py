@@ -51,3 +51,21 @@ def test_notebook_runs_at_smoke_budget(path, tmp_path):
     if summary.exists():
         table = pd.read_csv(summary)
         assert (table.budget == "smoke").all()
+
+
+@pytest.mark.notebook
+def test_noise2score_notebook_trains_with_the_antithetic_estimate(tmp_path):
+    import papermill
+
+    results = tmp_path / "results"
+    path = ROOT / "notebooks" / "noise2score.ipynb"
+    papermill.execute_notebook(str(path), str(tmp_path / path.name), kernel_name="python3", cwd=str(path.parent),
+                               parameters={"budget": "smoke", "results_dir": str(results), "channels": "gray",
+                                           "estimator": "antithetic", "diagnosis": False},
+                               progress_bar=False)
+    run = json.loads((results / "noise2score" / "noise2score_antithetic_gaussian_sigma25_gray_smoke_seed0"
+                      / "run.json").read_text())
+    assert run["params"]["ardae_estimator"] == "antithetic"
+    assert run["params"]["batch_size"] == 2  # half the smoke batch: the same network passes per step
+    methods = set(pd.read_csv(results / "summary.csv").method)
+    assert {"noise2score_antithetic", "noise2score_antithetic_unknown_sigma"} <= methods
