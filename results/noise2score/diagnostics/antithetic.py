@@ -57,23 +57,28 @@ def gradient_noise(images, draws=32):
     pd.DataFrame(rows).to_csv(HERE / "gradient_noise.csv", index=False)
 
 
+def train_probe(images, loss_fn, batch_size, iterations, initial, validator):
+    """A gray U-Net from ``initial`` trained on the fixed noisy 64x64 set; returns it and its curve."""
+    model = UNet(1)
+    model.load_state_dict(initial)
+    sampler = PatchSampler(images, 64, SIGMA, copies=1, fixed_noise=True, seed=0)
+    config = TrainConfig(iterations=iterations, batch_size=batch_size, lr=n2s.LR, betas=n2s.BETAS,
+                         rampdown_fraction=n2s.RAMPDOWN_FRACTION, precision="fp32",
+                         val_every=iterations // 4, checkpoint_every=iterations, log_every=iterations // 4)
+    validate = lambda net: validator(n2s.ScoreDenoiser(net, "gaussian", 25.0))  # noqa: E731
+    with tempfile.TemporaryDirectory() as run_dir:
+        train(model, loss_fn, sampler, config, run_dir, validate=validate, progress=False)
+        return model, pd.read_csv(Path(run_dir) / "curve.csv")
+
+
 def learning_speed(images, iterations):
     validator = Validator("set12", SIGMA, n_images=4, crop=256, channels=1, flavour="float")
     initial = UNet(1).state_dict()
     rows = []
     for antithetic, batch_size in ((False, 8), (True, 4)):
-        model = UNet(1)
-        model.load_state_dict(initial)
-        sampler = PatchSampler(images, 64, SIGMA, copies=1, fixed_noise=True, seed=0)
-        loss_fn = n2s.ARDAELoss(antithetic=antithetic)
-        config = TrainConfig(iterations=iterations, batch_size=batch_size, lr=n2s.LR, betas=n2s.BETAS,
-                             rampdown_fraction=n2s.RAMPDOWN_FRACTION, precision="fp32",
-                             val_every=iterations // 4, checkpoint_every=iterations, log_every=iterations // 4)
-        validate = lambda net: validator(n2s.ScoreDenoiser(net, "gaussian", 25.0))  # noqa: E731
-        with tempfile.TemporaryDirectory() as run_dir:
-            t0 = time.perf_counter()
-            train(model, loss_fn, sampler, config, run_dir, validate=validate, progress=False)
-            curve = pd.read_csv(Path(run_dir) / "curve.csv")
+        t0 = time.perf_counter()
+        _, curve = train_probe(images, n2s.ARDAELoss(antithetic=antithetic), batch_size, iterations, initial,
+                               validator)
         for row in curve.itertuples():
             rows.append({"estimator": "antithetic" if antithetic else "plain", "batch_images": batch_size,
                          "network_passes_per_step": 8, "iteration": row.iteration, "loss": row.loss,
@@ -88,10 +93,10 @@ class CorrectedTweedie(torch.nn.Module):
 
     def __init__(self, net, sigma_a):
         super().__init__()
-        self.net, self.var = net, (25 / 255) ** 2 + sigma_a ** 2
+        self.net, self.sigma_t = net, ((25 / 255) ** 2 + sigma_a ** 2) ** 0.5
 
     def forward(self, y):
-        return y + self.var * self.net(y)
+        return n2s.tweedie_gaussian(y, self.net(y), self.sigma_t)
 
 
 def sigma_a_study(images, iterations):
@@ -101,17 +106,8 @@ def sigma_a_study(images, iterations):
     initial = UNet(1).state_dict()
     rows = []
     for sigma_a in (0.05, 25 / 255):
-        model = UNet(1)
-        model.load_state_dict(initial)
-        sampler = PatchSampler(images, 64, SIGMA, copies=1, fixed_noise=True, seed=0)
         loss_fn = n2s.ARDAELoss(schedule="constant", sigma_range=(sigma_a, sigma_a))
-        config = TrainConfig(iterations=iterations, batch_size=8, lr=n2s.LR, betas=n2s.BETAS,
-                             rampdown_fraction=n2s.RAMPDOWN_FRACTION, precision="fp32",
-                             val_every=iterations // 4, checkpoint_every=iterations, log_every=iterations // 4)
-        validate = lambda net: validator(n2s.ScoreDenoiser(net, "gaussian", 25.0))  # noqa: E731
-        with tempfile.TemporaryDirectory() as run_dir:
-            train(model, loss_fn, sampler, config, run_dir, validate=validate, progress=False)
-            curve = pd.read_csv(Path(run_dir) / "curve.csv")
+        model, curve = train_probe(images, loss_fn, 8, iterations, initial, validator)
         corrected = validator(CorrectedTweedie(model, sigma_a))
         for row in curve.itertuples():
             rows.append({"sigma_a": round(sigma_a, 4), "iteration": row.iteration, "loss": row.loss,
