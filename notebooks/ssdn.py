@@ -20,13 +20,14 @@
 # its surroundings, is trained with the likelihood of the noisy pixel, and denoises with the posterior
 # mean. `method` picks SSDN (`ssdn`, full colour covariance), its diagonal-covariance ablation
 # (`ssdn_diag`), the mean-only ablation (`ssdn_mu`), or the paper's baselines with the non-blind
-# Noise2Noise U-Net (`n2c`, `n2n`). It evaluates under SSDN's protocol (Kodak ×10, BSD300 test ×3,
-# Set14 ×20 noise realisations, fixed seeds, uint8 PSNR) and writes a run folder under `results/ssdn/`:
+# Noise2Noise U-Net (`n2c`, `n2n`, and `n2v`, Noise2Void's input masking). It evaluates under SSDN's
+# protocol (Kodak ×10, BSD300 test ×3, Set14 ×20 noise realisations, fixed seeds, uint8 PSNR) and writes
+# a run folder under `results/ssdn/`:
 #
 #     papermill notebooks/ssdn.ipynb - -p sigma_mode global -p budget cpu
 
 # %% tags=["parameters"]
-method: str = "ssdn"  # ssdn | ssdn_diag | ssdn_mu (mean only, no posterior) | n2c | n2n (non-blind U-Net)
+method: str = "ssdn"  # ssdn | ssdn_diag | ssdn_mu (mean only, no posterior) | n2c | n2n | n2v (non-blind U-Net)
 sigma_mode: str = "known"  # ssdn and ssdn_diag only. known | global (one learned sigma) | per_image (auxiliary net)
 train_sigma: str = "25"  # training noise level on the 0-255 scale. 25 (fixed) or 5-50 (uniform range per crop)
 sigma: float = 25.0  # Gaussian test noise level, 0-255 scale (the known sigma given to the posterior mean)

@@ -22,7 +22,8 @@ uncertainty of the prior as well as noise, and σ̂ would be underestimated.
 
 Ablation ``ssdn_mu``: the same blind-spot network trained with L2 against the noisy input, whose output
 (the mean of the prior alone, no posterior) is the denoised image. Baselines ``n2c`` / ``n2n`` train the
-non-blind Noise2Noise U-Net with :mod:`repro.methods.noise2noise`'s losses, at the same fixed σ.
+non-blind Noise2Noise U-Net with :mod:`repro.methods.noise2noise`'s losses, at the same fixed σ, and
+``n2v`` trains it with :mod:`repro.methods.noise2void`'s masking (the blind spot made in the data).
 
 >>> import torch
 >>> from repro.models.blindspot import SSDNNetwork
@@ -45,7 +46,7 @@ import torch.nn.functional as F
 
 from ..imageops import apply_in_tiles
 from ..noise import Gaussian
-from . import noise2noise
+from . import noise2noise, noise2void
 
 PAPER = "ssdn"
 
@@ -68,7 +69,7 @@ TRAIN_NOISE = {  # config_lst: 'gauss25' and 'gauss5_50' (σ known, global or pe
 TRAIN_SET, TRAIN_EXCLUDE = noise2noise.TRAIN_SET, noise2noise.TRAIN_EXCLUDE  # ImageNet val is not offline
 SIGMA_MODES = ("known", "global", "per_image")
 COVARIANCES = ("full", "diagonal")
-METHODS = ("ssdn", "ssdn_diag", "ssdn_mu", "n2c", "n2n")
+METHODS = ("ssdn", "ssdn_diag", "ssdn_mu", "n2c", "n2n", "n2v")
 BUDGETS = {
     # smoke: seconds, for CI; validation on one 64x64 crop, evaluation on one BSD300 image, one realisation.
     # cpu: about an hour of training on one core: 3000 steps of 4 64x64 crops in bf16 (a blind-spot step
@@ -247,6 +248,8 @@ def loss_for(method: str, sigma_mode: str = "known", sigma: float | None = 25.0,
         return MeanOnlyLoss()
     if method in noise2noise.LOSSES:
         return noise2noise.LOSSES[method]()
+    if method == "n2v":
+        return noise2void.N2VLoss()
     raise ValueError(f"method must be one of {METHODS}, got '{method}'")
 
 
@@ -284,7 +287,7 @@ def build(method: str, sigma_mode: str = "known", channels: int = 3,
     if method == "ssdn_mu":
         kwargs = {"in_channels": channels, "out_channels": channels}
         return BlindSpotUNet(**kwargs), "blindspotunet", kwargs
-    if method in ("n2c", "n2n"):
+    if method in ("n2c", "n2n", "n2v"):
         return UNet(channels), "unet", {"in_channels": channels}
     raise ValueError(f"method must be one of {METHODS}, got '{method}'")
 
