@@ -74,7 +74,9 @@ TV_SEARCH_SIGMA = (5.0, 55.0, 50)  # Gaussian_blind_model.forward_tv: 50 values 
 TV_EPS = 1e-6 ** 2  # L1_TVLoss_Charbonnier: e = 0.000001 ** 2
 
 BUDGETS = {
-    # smoke: seconds, for CI. cpu: about an hour of training per model on one core (2.4 CPU-s per fp32 step).
+    # smoke: seconds, for CI. cpu: sized at about an hour per model on one core of a shared machine (2.4 CPU-s
+    # per fp32 step); on 2 idle cores 1500 steps take 13-15 min (0.54 s/step colour, 0.60 gray:
+    # results/timing/cpu_step_seconds.csv).
     # paper: the official 100 epochs of 20 passes over the training images at batch 8 (iterations=None:
     # computed from the number of training images by iterations_for()).
     "smoke": {"iterations": 12, "patch_size": 64, "batch_size": 4, "train_images": 8, "val_every": 6,

@@ -72,9 +72,9 @@ COVARIANCES = ("full", "diagonal")
 METHODS = ("ssdn", "ssdn_diag", "ssdn_mu", "n2c", "n2n", "n2v")
 BUDGETS = {
     # smoke: seconds, for CI; validation on one 64x64 crop, evaluation on one BSD300 image, one realisation.
-    # cpu: about an hour of training on one core: 3000 steps of 4 64x64 crops in bf16 (a blind-spot step
-    #   costs ~7x a U-Net step at 64x64 and ~12x at 128x128, where 3000 steps would take ~4 CPU-hours;
-    #   measured in results/ssdn/timing/). One noise realisation per test image instead of the protocol's
+    # cpu: 3000 steps of 4 64x64 crops in bf16, sized at about an hour of one core on a shared machine
+    #   (results/ssdn/timing/, load average 10-15); on 2 idle cores it takes ~12 min (0.24 s/step; 64x64
+    #   blind-spot step ~8x a U-Net step, 128x128 ~13x: results/timing/cpu_step_seconds.csv). One noise realisation per test image instead of the protocol's
     #   Kodak x10 / BSD300 x3 / Set14 x20 (repeats only narrow the interval; they would cost ~3 CPU-hours).
     #   A blind-spot net trained on 64x64 crops fails on whole images, so it denoises in 64x64 tiles (Tiled).
     # paper: config_lst num_iter=2,000,000 *images* at minibatch 4 = 500k steps, 256x256 crops.
