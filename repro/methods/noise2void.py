@@ -2,9 +2,10 @@
 
 A few pixels of each noisy training crop are replaced by a value drawn from their neighbourhood, and an
 ordinary (non-blind) network is trained with L2 against the *original* noisy values, at those pixels
-only. The network never sees the noise of a pixel it is scored on, so it cannot learn the identity; it
-learns E[y | neighbourhood] = E[x | neighbourhood] for zero-mean noise independent across pixels. At
-test time the whole, unmasked image goes in.
+only. The network (almost) never sees the noise of a pixel it is scored on, so it cannot learn the
+identity; it learns E[y | neighbourhood] = E[x | neighbourhood] for zero-mean noise independent across
+pixels. ("Almost": the official replacement may draw the centre itself, one time in 25.) At test time
+the whole, unmasked image goes in.
 
 Settings follow the official reproducibility notebook (juglab/n2v ``examples/2D/denoising2D_BSD68``, see
 ../shared/claims/NOTES.md §6); each channel is masked at its own positions, as the official data wrapper
