@@ -86,6 +86,41 @@ def memory_format(device: torch.device, precision: str):
     return torch.channels_last if device.type == "cpu" and precision == "bf16" else torch.contiguous_format
 
 
+def step_seconds(model: torch.nn.Module, loss_fn: Callable, shape: tuple[int, int, int, int], precision: str = "bf16",
+                 device: torch.device | str = "cpu", steps: int = 5, warmup: int = 2, lr: float = 3e-4,
+                 betas: tuple[float, float] = (0.9, 0.99)) -> dict:
+    """Median seconds of one training step (forward, loss, backward, Adam) on random (N, C, H, W) crops.
+
+    For sizing budgets. Returns wall and process-CPU seconds; on a shared machine the CPU time of a
+    one-thread process is what the step would take on a free core.
+    """
+    import statistics
+
+    from .patches import Batch
+
+    device = torch.device(device)
+    fmt = memory_format(device, precision)
+    model.to(device).to(memory_format=fmt)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas)
+    g = torch.Generator().manual_seed(0)
+    wall, cpu = [], []
+    for i in range(warmup + steps):
+        clean = torch.rand(shape, generator=g)
+        batch = Batch(clean, tuple(clean + 0.1 * torch.randn(shape, generator=g) for _ in range(2))).to(device, fmt)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        with autocast(device, precision):
+            loss = loss_fn(model, batch, g)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if i >= warmup:
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+    return {"wall_s": statistics.median(wall), "cpu_s": statistics.median(cpu)}
+
+
 class NonFiniteLoss(FloatingPointError):
     pass
 

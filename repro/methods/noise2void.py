@@ -55,19 +55,17 @@ def mask_pixels(noisy: torch.Tensor, generator: torch.Generator | None = None, p
         raise ValueError(f"mask_pixels expects (N, C, H, W), got shape {tuple(noisy.shape)}")
     n, c, h, w = noisy.shape
     b = box_size(percent)
-    # Random draws on the CPU generator (reproducible whatever the device), then moved.
-    rows = torch.arange(0, h, b)[:, None] + torch.randint(b, (n, c, math.ceil(h / b), math.ceil(w / b)),
-                                                          generator=generator)
-    cols = torch.arange(0, w, b)[None, :] + torch.randint(b, (n, c, math.ceil(h / b), math.ceil(w / b)),
-                                                          generator=generator)
+    boxes = (n, c, math.ceil(h / b), math.ceil(w / b))
+    # Random draws on the CPU generator (reproducible whatever the device); indices moved once at the end.
+    rows = torch.arange(0, h, b)[:, None] + torch.randint(b, boxes, generator=generator)
+    cols = torch.arange(0, w, b)[None, :] + torch.randint(b, boxes, generator=generator)
     keep = (rows < h) & (cols < w)
-    dy = torch.randint(-radius, radius + 1, rows.shape, generator=generator)
-    dx = torch.randint(-radius, radius + 1, rows.shape, generator=generator)
-    src_rows, src_cols = (rows + dy).clamp(0, h - 1), (cols + dx).clamp(0, w - 1)
-    index_n = torch.arange(n)[:, None, None, None].expand_as(rows)[keep].to(noisy.device)
-    index_c = torch.arange(c)[None, :, None, None].expand_as(rows)[keep].to(noisy.device)
-    rows, cols = rows[keep].to(noisy.device), cols[keep].to(noisy.device)
-    src_rows, src_cols = src_rows[keep].to(noisy.device), src_cols[keep].to(noisy.device)
+    src_rows = (rows + torch.randint(-radius, radius + 1, boxes, generator=generator)).clamp(0, h - 1)
+    src_cols = (cols + torch.randint(-radius, radius + 1, boxes, generator=generator)).clamp(0, w - 1)
+    index_n = torch.arange(n)[:, None, None, None].expand(boxes)
+    index_c = torch.arange(c)[None, :, None, None].expand(boxes)
+    index_n, index_c, rows, cols, src_rows, src_cols = (
+        t[keep].to(noisy.device) for t in (index_n, index_c, rows, cols, src_rows, src_cols))
     masked = noisy.clone()
     masked[index_n, index_c, rows, cols] = noisy[index_n, index_c, src_rows, src_cols]
     mask = torch.zeros_like(noisy)

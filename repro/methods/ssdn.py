@@ -74,7 +74,8 @@ BUDGETS = {
     # smoke: seconds, for CI; validation on one 64x64 crop, evaluation on one BSD300 image, one realisation.
     # cpu: 3000 steps of 4 64x64 crops in bf16, sized at about an hour of one core on a shared machine
     #   (results/ssdn/timing/, load average 10-15); on 2 idle cores it takes ~12 min (0.24 s/step; 64x64
-    #   blind-spot step ~8x a U-Net step, 128x128 ~13x: results/timing/cpu_step_seconds.csv). One noise realisation per test image instead of the protocol's
+    #   blind-spot step ~8x a U-Net step, 128x128 ~13x: results/timing/cpu_step_seconds.csv).
+    #   One noise realisation per test image instead of the protocol's
     #   Kodak x10 / BSD300 x3 / Set14 x20 (repeats only narrow the interval; they would cost ~3 CPU-hours).
     #   A blind-spot net trained on 64x64 crops fails on whole images, so it denoises in 64x64 tiles (Tiled).
     # paper: config_lst num_iter=2,000,000 *images* at minibatch 4 = 500k steps, 256x256 crops.
@@ -351,37 +352,9 @@ def make_denoiser(model: nn.Module, method: str = "ssdn", channels: int = 3, cov
 
 def step_seconds(method: str = "ssdn", sigma_mode: str = "known", patch_size: int = 128, batch_size: int = 4,
                  precision: str = "bf16", steps: int = 5, warmup: int = 2, device: str = "cpu") -> dict:
-    """Median seconds of one training step (forward, loss, backward, Adam) on random crops: budget sizing.
+    """:func:`repro.train.step_seconds` for ``method`` on colour crops: budget sizing."""
+    from ..train import step_seconds as time_steps
 
-    Returns wall and process-CPU seconds; on a shared machine the CPU time of a one-thread process is
-    what the step would take on a free core.
-    """
-    import statistics
-    import time
-
-    from ..patches import Batch
-    from ..train import autocast, memory_format
-
-    device = torch.device(device)
     model, _, _ = build(method, sigma_mode)
-    fmt = memory_format(device, precision)
-    model.to(device).to(memory_format=fmt)
-    loss_fn = loss_for(method, sigma_mode, 25.0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR, betas=BETAS)
-    g = torch.Generator().manual_seed(0)
-    wall, cpu = [], []
-    for i in range(warmup + steps):
-        clean = torch.rand(batch_size, 3, patch_size, patch_size, generator=g)
-        batch = Batch(clean, (clean + 0.1 * torch.randn(clean.shape, generator=g),) * 2).to(device, fmt)
-        start, start_cpu = time.perf_counter(), time.process_time()
-        with autocast(device, precision):
-            loss = loss_fn(model, batch, g)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if i >= warmup:
-            wall.append(time.perf_counter() - start)
-            cpu.append(time.process_time() - start_cpu)
-    return {"wall_s": statistics.median(wall), "cpu_s": statistics.median(cpu)}
+    return time_steps(model, loss_for(method, sigma_mode, 25.0), (batch_size, 3, patch_size, patch_size), precision,
+                      device, steps, warmup, LR, BETAS)

@@ -11,41 +11,17 @@ the data pipeline's cost, ~2 ms a batch, is not included).
 """
 import os
 import platform
-import statistics
-import time
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from repro.methods import noise2score, noise2void, ssdn
+from repro.methods import noise2score, ssdn
 from repro.methods.noise2noise import N2NLoss
 from repro.models import UNet
-from repro.patches import Batch
-from repro.train import autocast, memory_format
+from repro.train import step_seconds
 
 STEPS, WARMUP = 10, 3
-
-
-def seconds_per_step(model, loss_fn, channels, patch, batch_size, precision, lr=3e-4):
-    fmt = memory_format(torch.device("cpu"), precision)
-    model = model.to(memory_format=fmt)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(0)
-    times = []
-    for i in range(WARMUP + STEPS):
-        clean = torch.rand(batch_size, channels, patch, patch, generator=g)
-        noisy = tuple(clean + 0.1 * torch.randn(clean.shape, generator=g) for _ in range(2))
-        batch = Batch(clean, noisy).to("cpu", fmt)
-        start = time.perf_counter()
-        with autocast(torch.device("cpu"), precision):
-            loss = loss_fn(model, batch, g)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if i >= WARMUP:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def cases():
@@ -68,7 +44,8 @@ def main():
     for paper, what, make, channels, patch, batch_size, precision in cases():
         torch.manual_seed(0)
         model, loss_fn = make()
-        s = seconds_per_step(model, loss_fn, channels, patch, batch_size, precision)
+        s = step_seconds(model, loss_fn, (batch_size, channels, patch, patch), precision, steps=STEPS,
+                         warmup=WARMUP)["wall_s"]
         rows.append({"paper": paper, "model": what, "channels": channels, "patch": patch, "batch": batch_size,
                      "precision": precision, "threads": threads, "s_per_step": round(s, 4),
                      "steps_per_hour": int(3600 / s)})
