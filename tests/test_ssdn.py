@@ -62,6 +62,21 @@ def test_tiled_inference_is_the_network_on_each_tile_and_stays_blind():
     assert grad[40, 50] == 0 and grad[40, 49] > 0
     assert grad[:32].sum() == 0 and grad[:, :32].sum() == 0  # nothing from outside the pixel's own tile
 
+def test_overlapping_tiles_keep_each_tiles_centre_and_stay_blind():
+    torch.manual_seed(0)
+    net = BlindSpotUNet(3, 9).double().eval()
+    x = torch.rand(1, 3, 45, 70, dtype=torch.float64)
+    tiled = ssdn.Tiled(net, 32, margin=8)  # columns: tiles at 0, 16, 32, 38 keep [0,24) [24,40) [40,56) [56,70)
+    with torch.no_grad():
+        torch.testing.assert_close(tiled(x)[..., :24, 24:40], net(x[..., :32, 16:48])[..., :24, 8:24],
+                                   rtol=0, atol=1e-12)
+    grad = input_gradient(tiled, x, 20, 30)  # kept by the tile of rows 0-31, columns 16-47
+    assert grad[20, 30] == 0 and grad[20, 29] > 0 and grad[20, 17] > 0  # blind; context 13 px left, in its tile
+    assert grad[:, :16].sum() == 0 and grad[:, 48:].sum() == 0 and grad[32:].sum() == 0
+    with pytest.raises(ValueError, match="nothing to keep"):
+        ssdn.Tiled(net, 32, margin=16)(x)
+
+
 
 def test_the_non_blind_variant_does_see_the_centre_pixel():
     torch.manual_seed(0)
