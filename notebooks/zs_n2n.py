@@ -33,17 +33,17 @@
 #     papermill notebooks/zs_n2n.ipynb - -p dataset mcmaster18 -p sigma 50
 
 # %% tags=["parameters"]
-noise = "gaussian"  # gaussian (noisy image clipped to [0, 1], as in the Colab) | poisson (not clipped)
-sigma = 25.0  # Gaussian noise level, 0-255 scale (the paper: 10, 25, 50)
-lam = 50.0  # Poisson photon count at white, used when noise="poisson" (the paper: 50, 25, 10)
-dataset = "kodak24"  # full-size set to evaluate: kodak24 | mcmaster18 (the paper's sets)
-n_images = 0  # evaluate the first n images of the set (0: all; budget smoke: 1)
-n_crops = 24  # the published check: 256x256 centre crops of the first n Kodak images (0: skip; smoke: 1)
-n_reference = 3  # of those crops, how many the fp32 reference path also fits (its PSNR gap and speed-up)
-budget = "auto"  # smoke | cpu | paper | auto (paper on GPU, cpu otherwise); cpu and paper both run 3000 steps
-device = "auto"  # auto | cpu | cuda
-seed = 0  # initial weights of every fit (noise seeds are fixed by the zs_n2n protocol)
-results_dir = ""  # folder for run folders (empty: results/ of this repository)
+noise: str = "gaussian"  # gaussian (noisy image clipped to [0, 1], as in the Colab) | poisson (not clipped)
+sigma: float = 25.0  # Gaussian noise level, 0-255 scale (the paper: 10, 25, 50)
+lam: float = 50.0  # Poisson photon count at white, used when noise="poisson" (the paper: 50, 25, 10)
+dataset: str = "kodak24"  # full-size set to evaluate: kodak24 | mcmaster18 (the paper's sets)
+n_images: int = 0  # evaluate the first n images of the set (0: all; budget smoke: 1)
+n_crops: int = 24  # the published check: 256x256 centre crops of the first n Kodak images (0: skip; smoke: 1)
+n_reference: int = 3  # of those crops, how many the fp32 reference path also fits (its PSNR gap and speed-up)
+budget: str = "auto"  # smoke | cpu | paper | auto (paper on GPU, cpu otherwise); cpu and paper both run 3000 steps
+device: str = "auto"  # auto | cpu | cuda
+seed: int = 0  # initial weights of every fit (noise seeds are fixed by the zs_n2n protocol)
+results_dir: str = ""  # folder for run folders (empty: results/ of this repository)
 
 # %%
 from pathlib import Path

@@ -363,6 +363,11 @@ def test_diagnosis_table_reports_changes_against_the_method():
     assert list(out.method[:3]) == ["noise2score", "noise2score_relu_output", "noise2score_no_annealing"]
     assert out.loc[1, "Δ cbsd68"] == pytest.approx(-6.9)
     assert out.method.iloc[-1] == "published re-implementation"
+    # the current cpu budget wins over a superseded one (cpu-1500) and over smoke; alone, a superseded one shows
+    older = pd.DataFrame(rows).assign(budget="cpu-1500", psnr_db=20.0)
+    smoke = pd.DataFrame(rows).assign(budget="smoke", psnr_db=10.0)
+    assert (diag.table(pd.concat([older, pd.DataFrame(rows), smoke])).budget.iloc[0]) == "cpu"
+    assert (diag.table(pd.concat([older, smoke])).budget.iloc[0]) == "cpu-1500"
 
 
 def test_training_variant_and_evaluation_variant_write_loadable_run_folders(tmp_path, monkeypatch):

@@ -204,8 +204,8 @@ def table(summary: pd.DataFrame, budget: str | None = None, param: str = "sigma=
     if rows.empty:
         return pd.DataFrame(columns=["method", "mistake", "needs training"])
     if budget is None:
-        order = {"smoke": 0, "cpu": 1, "paper": 2}
-        budget = max(rows.budget.unique(), key=lambda b: order.get(b, -1))
+        order = {"smoke": 0, "cpu": 2, "paper": 3}  # a superseded cpu budget (e.g. cpu-1500) ranks below cpu
+        budget = max(rows.budget.unique(), key=lambda b: order.get(b, 1 if b.startswith("cpu-") else -1))
     rows = rows[rows.budget == budget]
     wide = rows.pivot_table(index="method", columns="dataset", values="psnr_db", aggfunc="first")
     out = pd.DataFrame({"method": wide.index,
