@@ -83,8 +83,8 @@ loss_fn = ssdn.loss_for(method, sigma_mode if blind_spot else "known",
 covariance = {"ssdn": "full", "ssdn_diag": "diagonal"}.get(method)
 inference = {"channels": 3, "covariance": covariance, "sigma": sigma if sigma_known and blind_spot else None,
              # small training crops: every blind-spot network (ssdn_mu too) denoises in tiles of that size
-             "tile": hp["inference_tile"] if method.startswith("ssdn") else None,
-             "margin": hp["inference_margin"]}  # overlapping tiles, each keeps its centre (ssdn.Tiled)
+             "tile": hp["inference_tile"] if method.startswith("ssdn") else None}
+inference["margin"] = hp["inference_margin"] if inference["tile"] else 0  # tiles overlap, each keeps its centre
 denoiser_of = lambda net: ssdn.make_denoiser(net, run_method, **inference)  # noqa: E731
 
 train_images = [im.pixels for im in data.load(ssdn.TRAIN_SET, exclude=ssdn.TRAIN_EXCLUDE)][: hp["train_images"]]
