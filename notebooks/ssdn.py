@@ -132,7 +132,7 @@ run.path
 trained = repro.load(run.path, device=dev) if (run.path / "model.pt").exists() else None
 if trained is not None and blind_spot and not sigma_known:
     with torch.no_grad():
-        used = trained._apply.noise_std_255(validator.noisy.to(dev)).cpu()
+        used = ssdn.noise_std_255(trained.model, validator.noisy.to(dev)).cpu()
     run.update(noise_std_255_on_validation=[round(float(v), 3) for v in used])
     print(f"estimated sigma (true {sigma:g}):", [round(float(v), 2) for v in used])
 

@@ -197,6 +197,23 @@ def test_make_denoiser_uses_the_posterior_mean_for_ssdn_and_the_output_otherwise
     torch.testing.assert_close(pme, expected.permute(0, 3, 1, 2).float())
     mu_net = BlindSpotUNet(3, 3)
     assert ssdn.make_denoiser(mu_net, "ssdn_mu") is mu_net
+    tiled = ssdn.make_denoiser(net, "ssdn", sigma=25, tile=32, margin=8)
+    assert isinstance(tiled, ssdn.Tiled) and isinstance(tiled.network, ssdn.PosteriorMean)
+
+
+def test_the_reported_noise_level_is_the_one_the_posterior_mean_uses():
+    torch.manual_seed(0)
+    net = SSDNNetwork(3, 9, "global")
+    with torch.no_grad():
+        net.noise_value.fill_(2.0)  # raw 2 -> softplus(2 - 4) + 1e-3 = 0.128 on [0, 1]
+        y = torch.rand(2, 3, 32, 32)
+        estimated = ssdn.noise_std_255(net, y)
+        torch.testing.assert_close(estimated, torch.full((2,), (math.log1p(math.exp(-2.0)) + 1e-3) * 255,
+                                                         dtype=torch.float64))
+        # the posterior mean with that σ given as known is the same image
+        torch.testing.assert_close(ssdn.make_denoiser(net, "ssdn_unknown_sigma")(y),
+                                   ssdn.make_denoiser(net, "ssdn", sigma=float(estimated[0]))(y))
+    assert ssdn.noise_std_255(net, y, sigma=25.0).tolist() == [25.0, 25.0]
 
 
 def smooth_images(n, size, generator):

@@ -299,18 +299,11 @@ def build(method: str, sigma_mode: str = "known", channels: int = 3,
 class PosteriorMean(nn.Module):
     """An :class:`~repro.models.blindspot.SSDNNetwork` as a denoiser: noisy [0, 1] -> E[x | y]."""
 
-    def __init__(self, network: nn.Module, channels: int = 3, covariance: str = "full", sigma: float | None = None,
-                 tile: int | None = None, margin: int = 0):
+    def __init__(self, network: nn.Module, channels: int = 3, covariance: str = "full", sigma: float | None = None):
         super().__init__()
         self.network, self.channels, self.covariance, self.sigma = network, channels, covariance, sigma
-        self.tile, self.margin = tile, margin
 
     def forward(self, noisy: torch.Tensor) -> torch.Tensor:
-        if self.tile:  # see Tiled; a per-image σ is then estimated per tile
-            return apply_in_tiles(self._posterior_mean, noisy, self.tile, margin=self.margin)
-        return self._posterior_mean(noisy)
-
-    def _posterior_mean(self, noisy: torch.Tensor) -> torch.Tensor:
         prior, raw = self.network(noisy)
         with torch.autocast(noisy.device.type, enabled=False):
             mean, cov_x = prior_distribution(prior, self.channels, self.covariance)
@@ -318,10 +311,12 @@ class PosteriorMean(nn.Module):
             estimate = posterior_mean(noisy.double().permute(0, 2, 3, 1), mean, cov_x, std ** 2)
         return estimate.permute(0, 3, 1, 2).to(noisy.dtype)
 
-    def noise_std_255(self, noisy: torch.Tensor) -> torch.Tensor:
-        """σ used for each image, 0-255 scale: the known value or the network's estimate."""
-        _, raw = self.network(noisy)
-        return noise_std(raw, self.sigma, noisy.shape[0], noisy.device).flatten() * 255.0
+
+
+def noise_std_255(network: nn.Module, noisy: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+    """σ the posterior mean uses for each whole image, 0-255 scale: the known value or the network's estimate."""
+    _, raw = network(noisy)
+    return noise_std(raw, sigma, noisy.shape[0], noisy.device).flatten() * 255.0
 
 
 class Tiled(nn.Module):
@@ -347,12 +342,13 @@ def make_denoiser(model: nn.Module, method: str = "ssdn", channels: int = 3, cov
                   sigma: float | None = None, tile: int | None = None, margin: int = 0, **_ignored) -> nn.Module:
     """What :func:`repro.load` applies: the posterior mean for SSDN, the network's output otherwise.
 
-    ``tile``: denoise in tiles of this size (see :class:`Tiled`), None for whole images; ``margin``: overlap
-    the tiles and keep each one's centre (:func:`repro.imageops.apply_in_tiles`).
+    ``tile``: denoise in tiles of this size (see :class:`Tiled`; a per-image σ is then estimated per tile),
+    None for whole images; ``margin``: overlap the tiles and keep each one's centre
+    (:func:`repro.imageops.apply_in_tiles`).
     """
     if method.startswith("ssdn") and method != "ssdn_mu":
         covariance = covariance or ("diagonal" if method.startswith("ssdn_diag") else "full")
-        return PosteriorMean(model, channels, covariance, sigma, tile, margin)
+        model = PosteriorMean(model, channels, covariance, sigma)
     return Tiled(model, tile, margin) if tile else model
 
 
