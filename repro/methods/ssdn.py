@@ -312,7 +312,6 @@ class PosteriorMean(nn.Module):
         return estimate.permute(0, 3, 1, 2).to(noisy.dtype)
 
 
-
 def noise_std_255(network: nn.Module, noisy: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
     """σ the posterior mean uses for each whole image, 0-255 scale: the known value or the network's estimate."""
     _, raw = network(noisy)
