@@ -73,7 +73,8 @@ METHODS = ("ssdn", "ssdn_diag", "ssdn_mu", "n2c", "n2n", "n2v")
 BUDGETS = {
     # smoke: seconds, for CI; validation on one 64x64 crop, evaluation on one BSD300 image, one realisation.
     # cpu: 15000 steps of 4 64x64 crops in bf16, an hour on 2 idle cores at the timed 0.24 s/step (the
-    #   sigma-known run averaged 0.29 s/step over its 2-thread part: ~70 min). A 64x64
+    #   sigma-known run averaged 0.29 s/step over its 2-thread part, ~70 min; sigma unknown (global) 0.36 s/step
+    #   over steps 9000-15000 on 2 idle threads, ~90 min). A 64x64
     #   blind-spot step is ~8x a U-Net step, 128x128 ~13x (results/timing/cpu_step_seconds.csv). The first
     #   cpu budget, 3000 steps, was sized on a shared machine (load 10-15); its runs are kept as cpu-3k.
     #   One noise realisation per test image instead of the protocol's
