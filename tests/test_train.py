@@ -9,7 +9,7 @@ from repro.metrics import psnr
 from repro.methods.noise2noise import N2CLoss, N2NLoss
 from repro.models import UNet
 from repro.patches import PatchSampler
-from repro.train import NonFiniteLoss, TrainConfig, learning_rate, train
+from repro.train import NonFiniteLoss, TrainConfig, learning_rate, memory_format, train
 
 
 @pytest.fixture(scope="module")
@@ -126,5 +126,4 @@ def test_fp32_channels_last_computes_the_same_step_as_the_default_layout():
     # and every layer past the first block agrees to fp32 rounding
     for a, b in list(zip(g_a, g_b))[4:]:
         torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-7)
-    from repro.train import memory_format
-    assert memory_format(torch.device("cpu"), "fp32") == torch.channels_last
+    assert memory_format(torch.device("cpu")) == torch.channels_last

@@ -77,8 +77,8 @@ BUDGETS = {
     # smoke: seconds, for CI. cpu: 6000 steps, sized at an hour from the timing script (0.54 s/step colour,
     # 0.60 gray: results/timing/cpu_step_seconds.csv); the gray run took 1.09 s/step on 2 otherwise idle
     # threads, 1 h 50 min. Training in channels_last since (repro.train.memory_format), the colour run
-    # took 0.85 s/step over steps 500-6000 (partly beside the test suite), 92 min in all. The first cpu budget, 1500 steps, was sized on a shared machine (2.4 CPU-s
-    # per step); its runs are kept as cpu-1500.
+    # took 0.85 s/step over steps 500-6000 (partly beside the test suite), 92 min in all. The first cpu
+    # budget, 1500 steps, was sized on a shared machine (2.4 CPU-s per step); its runs are kept as cpu-1500.
     # paper: the official 100 epochs of 20 passes over the training images at batch 8 (iterations=None:
     # computed from the number of training images by iterations_for()).
     "smoke": {"iterations": 12, "patch_size": 64, "batch_size": 4, "train_images": 8, "val_every": 6,
