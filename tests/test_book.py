@@ -47,11 +47,34 @@ def book():
     return seconds, log, expected_rows
 
 
+# A kernel's heartbeat thread that loses its randomly chosen TCP port to another process (seen while a
+# papermill run's kernel was up beside the build): a background-thread traceback, not a cell error; the
+# kernel still runs the chapter, which the page checks below confirm.
+HEARTBEAT_PORT_RACE = re.compile(r"Exception in thread Heartbeat:\nTraceback \(most recent call last\):\n"
+                                 r"(?:[ \t^].*\n)*zmq\.error\.ZMQError: Address already in use[^\n]*\n?")
+
+
+def build_log_errors(log: str) -> list[str]:
+    """The error markers in a build log, ignoring the heartbeat port race."""
+    log = HEARTBEAT_PORT_RACE.sub("", log)
+    return [m for m in ("CellExecutionError", "Execution Failed", "Traceback (most recent call last)", "ERROR:")
+            if m in log]
+
+
+def test_build_log_errors_ignores_only_the_heartbeat_port_race():
+    race = ("Exception in thread Heartbeat:\nTraceback (most recent call last):\n  File \"heartbeat.py\", line 117\n"
+            "    self._bind_socket()\n    ^^^^^^^^^^^^^^^^^^^\n"
+            "zmq.error.ZMQError: Address already in use (addr='tcp://127.0.0.1:41225')\n")
+    assert build_log_errors("Finished.\n" + race + "done\n") == []
+    cell_error = "Traceback (most recent call last):\n  File \"<cell>\"\nValueError: bad\n"
+    assert build_log_errors(race + cell_error) == ["Traceback (most recent call last)"]
+    assert build_log_errors("Exception in thread Heartbeat:\n" + cell_error) == ["Traceback (most recent call last)"]
+
+
 @pytest.mark.slow
 def test_book_builds_without_execution_errors(book):
     seconds, log, _ = book
-    for marker in ("CellExecutionError", "Execution Failed", "Traceback (most recent call last)", "ERROR:"):
-        assert marker not in log, f"'{marker}' in the build log:\n{log[-4000:]}"
+    assert not build_log_errors(log), f"{build_log_errors(log)} in the build log:\n{log[-4000:]}"
     for chapter in CHAPTERS:
         page = HTML / f"{chapter}.html"
         assert page.exists(), f"{page} was not built"
