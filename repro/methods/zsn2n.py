@@ -413,7 +413,7 @@ def full_set_run(results_dir, protocol, noise, dataset: str, n_images: int | Non
     run = _open_run(results_dir, run_name(noise, dataset, budget, None, n_images), noise, protocol, budget,
                     device, steps, seed, dataset=dataset, n_images=n_images, path="fast",
                     fast_precision=fast_precision(device))
-    denoiser = ZeroShotN2N(steps=steps, path="fast", device=device, seed=seed)
+    denoiser = ZeroShotN2N(steps=steps, path="fast", device=device, seed=seed, progress=progress)  # minutes per image
     start = time.perf_counter()
     table = evaluate(denoiser, protocol, noise, datasets=[dataset], n_images=n_images,
                      per_image_csv=run.per_image_csv, device=device, progress=progress)
