@@ -9,6 +9,7 @@ Main entry points (names other chapters rely on):
 * :func:`summary_table`: every row of ``results/summary.csv`` with its best claim (claimed, reproduced,
   Δ, budget, device, hours);
 * :func:`claims_vs_reproduced`: a paper's claims beside our numbers;
+* :func:`coverage`: per paper and noise setting, how many verified claims have a reproduced number;
 * :func:`runs_table`: one row of facts per run folder (``run.json``);
 * :func:`plot_curves`: a Figure of each run's ``curve.csv`` (``iteration``, ``loss``, optional
   ``val_psnr_db``);
@@ -55,6 +56,7 @@ LABELS = {
     "eval_hours": "eval hours", "run": "run", "complete": "complete", "claim_table": "claim from",
     "claim_source": "claim source", "status": "status", "seed": "seed", "git_commit": "commit",
     "table": "claim from", "sigma_known": "parameter known", "best_claim": "best claim for key",
+    "claims": "verified claims", "reproduced": "reproduced", "budgets": "budgets",
 }
 SUMMARY_VIEW = ["paper", "method", "noise", "param", "dataset", "protocol", "claim_psnr_db", "psnr_db", "delta_db",
                 "ci95_db", "n_images", "budget", "device", "hours", "iterations", "complete", "run", "claim_table"]
@@ -185,6 +187,26 @@ def claims_table(paper: str, results_dir=None):
     view["table"] = view["table"].astype(str).str.replace(r"official repo README.*", "official README", regex=True)
     return table(view, caption=f"{PAPER_TITLES.get(paper, paper)}: claimed vs reproduced "
                                             "(Δ = reproduced − claimed; empty = not reproduced yet)")
+
+
+def coverage(results_dir=None) -> pd.DataFrame:
+    """How many verified claims of each paper's tables stand beside a reproduced number, per noise setting.
+
+    One row per (paper, noise, parameter): ``claims`` (verified claim rows, every method of the paper's
+    table), ``reproduced`` (how many of them :func:`claims_vs_reproduced` pairs with one of our rows) and
+    the ``budgets`` of those rows. Where ``reproduced`` is 0 the setting has not been run yet.
+    """
+    cols = ["paper", "noise", "param", "claims", "reproduced", "budgets"]
+    rows = []
+    for paper in sorted(load_claims(results_dir)["paper"].dropna().unique()):
+        full = claims_vs_reproduced(paper, results_dir)
+        claimed = full[full["claim_id"].notna()]
+        for (noise, param), group in claimed.groupby(["noise", "param"], sort=True):
+            hit = group[group["psnr_db"].notna()]
+            rows.append({"paper": paper, "noise": noise, "param": param, "claims": group["claim_id"].nunique(),
+                         "reproduced": hit["claim_id"].nunique(),
+                         "budgets": ", ".join(sorted(hit["budget"].dropna().astype(str).unique()))})
+    return pd.DataFrame(rows, columns=cols)
 
 
 def runs_table(paper: str, results_dir=None) -> pd.DataFrame:

@@ -138,3 +138,17 @@ def test_protocol_effects(results):
     table = report.protocol_effects(results)
     assert list(table.variant) == ["not clipped", "clipped"]
     assert table.delta_db.tolist() == pytest.approx([0.0, 0.2])
+
+
+def test_coverage_counts_the_claims_that_have_a_reproduced_number(results):
+    poisson = ('Noise2Noise (Lehtinen et al. ICML 2018),Table 1,"noisy targets (N2N, RED30)",Poisson,lambda=30,'
+               'Kodak,31.00,no,"slides",yes\n')
+    (results / "claims_source.csv").write_text(CLAIMS_CSV + poisson)
+    claims.write_claims(results / "claims_source.csv", results)
+    table = report.coverage(results).set_index(["paper", "noise", "param"])
+    # verified per-set claims: N2N Kodak twice (Table 1, README) and BM3D Set14 (the Average row is no data set);
+    # ours: n2n Kodak, BM3D Set14 and Kodak (no claim); nothing at Poisson
+    gaussian = table.loc[("noise2noise", "gaussian", "sigma=25")]
+    assert (gaussian.claims, gaussian.reproduced, gaussian.budgets) == (3, 3, "smoke")
+    poisson_row = table.loc[("noise2noise", "poisson", "lam=30")]
+    assert (poisson_row.claims, poisson_row.reproduced, poisson_row.budgets) == (1, 0, "")
