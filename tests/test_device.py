@@ -1,0 +1,33 @@
+import resource
+
+import pytest
+import torch
+
+from repro.device import keep_freed_memory, resolve_budget, resolve_device
+
+PAGE = resource.getpagesize()
+
+
+def test_a_full_size_fit_does_not_fault_its_activations_in_at_every_step():
+    """glibc's default unmaps every freed block over 32 MB: a 768x512 ZS-N2N step then page-faults ~88,000
+    times (results/timing/allocator.csv). With freed memory kept, steps after the first reuse the heap."""
+    from repro.methods import zsn2n
+
+    if not keep_freed_memory():
+        pytest.skip("the allocator setting needs Linux with glibc")
+    y = torch.rand((1, 3, 512, 768), generator=torch.Generator().manual_seed(0))
+    cpu = torch.device("cpu")
+    zsn2n.fit(y, 3, "fast", cpu, 0)  # the heap grows to the fit's working set once
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    zsn2n.fit(y, 4, "fast", cpu, 0)
+    per_step = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 4
+    activation_pages = 48 * 512 * 768 * 2 // PAGE  # one bf16 feature map of the first convolution
+    assert per_step < activation_pages / 2, f"{per_step:.0f} page faults per step"
+
+
+def test_resolving_a_device_keeps_freed_memory_and_rejects_unknown_budgets():
+    assert resolve_device("cpu").type == "cpu"
+    assert keep_freed_memory() in (True, False)  # idempotent: a second call changes nothing, answers the same
+    assert resolve_budget("auto", torch.device("cpu")) == "cpu"
+    with pytest.raises(ValueError, match="budget must be"):
+        resolve_budget("fast")
