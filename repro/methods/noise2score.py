@@ -79,6 +79,8 @@ BUDGETS = {
     # threads, 1 h 50 min. Training in channels_last since (repro.train.memory_format), the colour run
     # took 0.85 s/step over steps 500-6000 (partly beside the test suite), 92 min in all. The first cpu
     # budget, 1500 steps, was sized on a shared machine (2.4 CPU-s per step); its runs are kept as cpu-1500.
+    # Both cpu runs predate repro.device.keep_freed_memory, which takes 21% off a colour step's CPU time
+    # (1.34 -> 1.06 CPU-s, one thread: results/timing/allocator_training.csv).
     # paper: the official 100 epochs of 20 passes over the training images at batch 8 (iterations=None:
     # computed from the number of training images by iterations_for()).
     "smoke": {"iterations": 12, "patch_size": 64, "batch_size": 4, "train_images": 8, "val_every": 6,
