@@ -43,7 +43,7 @@ def keep_freed_memory() -> bool:
                 libc = ctypes.CDLL("libc.so.6")
                 _kept = bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES))
             except (OSError, AttributeError):  # not glibc (e.g. musl): leave the allocator alone
-                _kept = False
+                pass
     return _kept
 
 

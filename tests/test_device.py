@@ -3,6 +3,7 @@ import resource
 import pytest
 import torch
 
+from repro import device
 from repro.device import keep_freed_memory, resolve_budget, resolve_device
 
 PAGE = resource.getpagesize()
@@ -26,8 +27,10 @@ def test_a_full_size_fit_does_not_fault_its_activations_in_at_every_step():
 
 
 def test_resolving_a_device_keeps_freed_memory_and_rejects_unknown_budgets():
+    device._kept = None  # as in a fresh process: nothing decided yet
     assert resolve_device("cpu").type == "cpu"
-    assert keep_freed_memory() in (True, False)  # idempotent: a second call changes nothing, answers the same
+    assert device._kept is not None, "resolve_device did not apply keep_freed_memory"
+    assert keep_freed_memory() is device._kept  # idempotent: a second call answers the first one's result
     assert resolve_budget("auto", torch.device("cpu")) == "cpu"
     with pytest.raises(ValueError, match="budget must be"):
         resolve_budget("fast")

@@ -11,7 +11,6 @@ Run with nothing else on the machine:
 Writes allocator.csv beside this script.
 """
 import json
-import os
 import platform
 import subprocess
 import sys
