@@ -180,6 +180,7 @@ def test_full_set_run_resumes_image_by_image(tmp_path):
     info = json.loads((run.path / "run.json").read_text())
     assert info["status"] == "complete" and info["iterations"] == zsn2n.SMOKE_STEPS
     assert len(table) == 1 and 19 < table.psnr_db[0] < 30
+    assert info["eval_wall_s"] == round(float(table.seconds.sum()), 1)  # counts every session of a resumed run
     rows = run.per_image_csv.read_text()
     run2, table2 = zsn2n.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False)
     assert run2.per_image_csv.read_text() == rows  # the finished image is not recomputed
