@@ -52,7 +52,8 @@ def train_and_evaluate(
                    time_limit_s=time_limit_s, progress=progress)
     run.update(iterations=result.iterations, train_wall_s=round(result.wall_s, 1),
                iterations_planned=config.iterations)
-    if result.stopped_early:
+    if result.stopped_early:  # "paused" until the same call resumes it (runs.Run.open sets "running" again)
+        run.update(status="paused")
         print(f"Training paused at iteration {result.iterations}/{config.iterations} (time limit); "
               f"run the same command again to resume from {run.path / 'checkpoint.pt'}.")
         return run

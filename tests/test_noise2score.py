@@ -388,6 +388,18 @@ def test_training_variant_and_evaluation_variant_write_loadable_run_folders(tmp_
     assert set(summary.dataset) == {"set12", "bsd68"} and (summary.n_images == 1).all()
 
 
+def test_a_training_paused_by_its_time_limit_is_marked_paused_and_resumes_to_complete(tmp_path, monkeypatch):
+    monkeypatch.setitem(n2s.BUDGETS, "smoke", {**n2s.BUDGETS["smoke"], "iterations": 4, "val_every": 2,
+                                               "eval_images": 1, "patch_size": 32})
+    setting, results = n2s.Setting("gaussian", 25.0, "gray"), tmp_path / "results"
+    paused = n2s.train_setting(setting, results_dir=results, budget="smoke", device="cpu", time_limit_s=1e-9,
+                               progress=False)
+    assert paused.info["status"] == "paused" and paused.info["iterations"] < 4
+    assert not paused.per_image_csv.exists()  # nothing is evaluated on a half-trained model
+    done = n2s.train_setting(setting, results_dir=results, budget="smoke", device="cpu", progress=False)
+    assert done.path == paused.path and done.info["status"] == "complete" and done.info["iterations"] == 4
+
+
 def test_training_sets_are_disjoint_from_the_test_sets():
     from repro import data
 
