@@ -3,7 +3,9 @@
 If a short run left R(y) under-scaled (a network slow to reach the score's magnitude, about 1/σ), some
 c > 1 would beat c = 1 by a clear margin. Scores the committed 1500-step models (gray: U-Net and the
 official weight-shared one, on the first six Set12 images; colour: U-Net, on the first six CBSD68
-images) and the 6000-step gray U-Net, σ = 25, one seeded realisation, float PSNR,
+images) and the two 6000-step gray U-Nets (σ_a annealed over the run, and the official counter, which ends
+an epoch at σ_a ≈ 0.032, where c = 1 + σ_a²/σ² ≈ 1.1 is Tweedie at the score's own noise level), σ = 25,
+one seeded realisation, float PSNR,
 for several c; also the ratio of standard deviations and the correlation of R(y) with -(y - x)/σ², the
 score of the noise given the clean image. Writes output_scale.csv beside this script.
 
@@ -20,7 +22,8 @@ from repro import data, metrics
 RUNS = {"noise2score_gaussian_sigma25_gray_cpu1500_seed0": "set12",
         "noise2score_shared_unet_gaussian_sigma25_gray_cpu1500_seed0": "set12",
         "noise2score_gaussian_sigma25_color_cpu1500_seed0": "cbsd68",
-        "noise2score_gaussian_sigma25_gray_cpu_seed0": "set12"}
+        "noise2score_gaussian_sigma25_gray_cpu_seed0": "set12",
+        "noise2score_official_anneal_gaussian_sigma25_gray_cpu_seed0": "set12"}
 SCALES = (0.6, 0.8, 1.0, 1.1, 1.2, 1.5)
 
 
