@@ -8,6 +8,8 @@ step) provides ``make_denoiser(model, **inference)`` in its module ``repro.metho
 from __future__ import annotations
 
 import importlib
+import os
+import tempfile
 from pathlib import Path
 
 import torch
@@ -39,8 +41,24 @@ def save_model(path: str | Path, model: torch.nn.Module, architecture: str, arch
     if path.is_dir():
         path = path / MODEL_FILE
     state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
-    torch.save({"architecture": architecture, "arch_kwargs": arch_kwargs, "paper": paper, "method": method,
-                "inference": inference or {}, "info": info or {}, "state_dict": state}, path)
+    saved = {"architecture": architecture, "arch_kwargs": arch_kwargs, "paper": paper, "method": method,
+             "inference": inference or {}, "info": info or {}, "state_dict": state}
+    # Written beside the target and renamed over it: a crash mid-write leaves the previous model.pt (or none),
+    # never half a file; the temporary file is removed when the write fails.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(saved, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a model is meant to be read by anyone
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     return path
 
 
