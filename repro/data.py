@@ -13,7 +13,8 @@ Where the files are looked for, in order:
    ``../shared/datasets`` next to a checkout;
 4. a download from the public origin into the cache, checked against the manifest.
 
-A file whose checksum differs from the manifest is refused, never used.
+A file whose checksum differs from the manifest is refused, never used. ``REPRO_DATA`` or
+``REPRO_DATA_MIRROR`` set to a path that is not a folder is an error, not a reason to look elsewhere.
 
 >>> [s for s in SETS if SETS[s].role == "test"]
 ['kodak24', 'cbsd68', 'set12', 'bsd68', 'mcmaster18', 'set14', 'bsd300_test']
@@ -122,15 +123,32 @@ def cache_dir() -> Path:
     return base / "repro" / "datasets"
 
 
+def _folder_from_env(variable: str) -> Path | None:
+    """The folder an environment variable names; one that is set (non-empty) but is no folder is an error,
+    never silently skipped for the next place to look."""
+    value = os.environ.get(variable)
+    if not value:
+        return None
+    folder = Path(value)
+    if not folder.is_dir():
+        raise DataUnavailable(
+            f"{variable}={value}: {'not a folder' if folder.exists() else 'no such folder'}. Point {variable} at "
+            "a folder holding one sub-folder per data set (e.g. ../shared/datasets), or unset it to use the "
+            "cache, the mirror beside the checkout and the download from each set's origin."
+        )
+    return folder
+
+
 def _candidate_roots(root: str | Path | None) -> list[Path]:
     if root is not None:
         return [Path(root)]
     roots = []
-    if os.environ.get("REPRO_DATA"):
-        roots.append(Path(os.environ["REPRO_DATA"]))
+    data_dir, mirror = _folder_from_env("REPRO_DATA"), _folder_from_env("REPRO_DATA_MIRROR")
+    if data_dir is not None:
+        roots.append(data_dir)
     roots.append(cache_dir())
-    if os.environ.get("REPRO_DATA_MIRROR"):
-        roots.append(Path(os.environ["REPRO_DATA_MIRROR"]))
+    if mirror is not None:
+        roots.append(mirror)
     roots.append(_PACKAGE_DIR.parent.parent / "shared" / "datasets")  # the mirror beside a checkout
     return roots
 

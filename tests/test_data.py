@@ -64,13 +64,49 @@ def test_missing_data_offline_names_the_set_the_url_and_the_mirror(tmp_path, mon
     assert "set12" in message and "REPRO_DATA_MIRROR" in message and "https://" in message
 
 
-def test_download_path_refuses_bytes_that_differ(tmp_path, monkeypatch):
-    """The download fallback checks every file's sha256 before it lands in the cache."""
+def _no_local_copy(tmp_path, monkeypatch):
+    """An empty cache, no mirror variable and no ../shared mirror beside the package."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("REPRO_DATA_MIRROR", str(tmp_path / "no-mirror"))
+    monkeypatch.delenv("REPRO_DATA_MIRROR", raising=False)
+    monkeypatch.delenv("REPRO_DATA", raising=False)
     monkeypatch.setattr(data, "_PACKAGE_DIR", tmp_path / "pkg")  # hides the ../shared mirror
     (tmp_path / "pkg").mkdir()
     shutil.copy(data.Path(data.__file__).parent / "datasets.sha256", tmp_path / "pkg" / "datasets.sha256")
+
+
+@pytest.mark.parametrize("variable", ["REPRO_DATA_MIRROR", "REPRO_DATA"])
+def test_a_mirror_variable_naming_no_folder_is_an_error_not_a_silent_fallback(variable, tmp_path, monkeypatch):
+    data.locate("set12")  # found (the cache or the ../shared mirror) while the variable is sane
+    missing = tmp_path / "nonexistent"
+    monkeypatch.setenv(variable, str(missing))
+    with pytest.raises(data.DataUnavailable) as err:
+        data.locate("set12")
+    assert f"{variable}={missing}: no such folder" in str(err.value)
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(variable, str(tmp_path / "a-file"))
+    with pytest.raises(data.DataUnavailable, match=f"{variable}=.*a-file: not a folder"):
+        data.load("set12")
+    monkeypatch.setenv(variable, "")  # set but empty counts as unset
+    assert len(data.load("set12")) == 12
+
+
+def test_no_mirror_and_no_network_names_the_set_and_the_url(tmp_path, monkeypatch):
+    _no_local_copy(tmp_path, monkeypatch)
+
+    def offline(url, timeout):
+        raise data.urllib.error.URLError("no network")
+
+    monkeypatch.setattr(data.urllib.request, "urlopen", offline)
+    with pytest.raises(data.DataUnavailable) as err:
+        data.locate("set12")
+    message = str(err.value)
+    assert "Data set 'set12' is not available locally" in message and "REPRO_DATA_MIRROR" in message
+    assert "https://raw.githubusercontent.com/cszn/DnCNN/" in message and "no network" in message
+
+
+def test_download_path_refuses_bytes_that_differ(tmp_path, monkeypatch):
+    """The download fallback checks every file's sha256 before it lands in the cache."""
+    _no_local_copy(tmp_path, monkeypatch)
 
     class FakeResponse:
         def __init__(self, payload): self.payload = payload
