@@ -79,10 +79,24 @@ class Denoiser:
         if module is not None and hasattr(module, "make_denoiser"):
             self._apply = module.make_denoiser(self.model, method=method, **self.inference)
 
+    @property
+    def in_channels(self) -> int | None:
+        """The channels the network takes: 1 (gray) or 3 (colour); None if the network does not say.
+
+        Read off the network (its ``in_channels``, or ``channels`` for the ZS-N2N network, else its first
+        convolution), so that callers such as ``repro denoise`` can adapt gray and colour images to it.
+        """
+        for attr in ("in_channels", "channels"):
+            value = getattr(self.model, attr, None)
+            if isinstance(value, int):
+                return value
+        first = next((m for m in self.model.modules() if isinstance(m, torch.nn.Conv2d)), None)
+        return first.in_channels if first is not None else None
+
     def __call__(self, noisy: torch.Tensor) -> torch.Tensor:
         if noisy.dim() != 4:
             raise ValueError(f"expected a (N, C, H, W) tensor, got shape {tuple(noisy.shape)}")
-        expected = getattr(self.model, "in_channels", None)
+        expected = self.in_channels
         if expected is not None and noisy.shape[1] != expected:
             raise ValueError(f"this model takes {expected}-channel images, got {noisy.shape[1]} channels")
         with torch.no_grad(), autocast(self.device, self.precision):
@@ -90,7 +104,8 @@ class Denoiser:
         return out.float().to(noisy.device)
 
     def __repr__(self) -> str:
-        return f"Denoiser(paper={self.paper!r}, method={self.method!r}, device={self.device})"
+        return (f"Denoiser(paper={self.paper!r}, method={self.method!r}, in_channels={self.in_channels}, "
+                f"device={self.device})")
 
 
 def load(path: str | Path, device: str | torch.device = "auto", precision: str = "fp32") -> Denoiser:
@@ -99,7 +114,16 @@ def load(path: str | Path, device: str | torch.device = "auto", precision: str =
     file = path / MODEL_FILE if path.is_dir() else path
     if not file.is_file():
         raise FileNotFoundError(f"no trained model at {file}: give a run folder holding {MODEL_FILE} or the file itself")
-    saved = torch.load(file, map_location="cpu", weights_only=False)
+    try:
+        saved = torch.load(file, map_location="cpu", weights_only=False)
+    except OSError:
+        raise
+    except Exception as err:  # a file of another kind: pickle, zip and torch errors of many types
+        raise ValueError(f"{file} is not a model saved by repro ({type(err).__name__}: {err})") from err
+    missing = [k for k in ("architecture", "arch_kwargs", "paper", "method", "state_dict")
+               if not isinstance(saved, dict) or k not in saved]
+    if missing:
+        raise ValueError(f"{file} is not a model saved by repro (it lacks {', '.join(missing)})")
     architectures = _architectures()
     if saved["architecture"] not in architectures:
         raise ValueError(f"{file}: unknown architecture '{saved['architecture']}' (known: {sorted(architectures)})")

@@ -1,7 +1,6 @@
-"""``repro denoise``: formats, bit depths, failures, never overwriting inputs, trained models via repro.load."""
+"""``repro denoise``: formats, bit depths, failures, never overwriting inputs (trained models: test_denoise_run_folder)."""
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -117,38 +116,6 @@ def test_unknown_method_is_a_clear_error(inputs, tmp_path, capsys):
     assert cli.main(["denoise", str(inputs / "gray.png"), "-o", str(tmp_path / "o"), "--method", "bm4d"]) == 2
     assert "unknown method 'bm4d'" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
-
-
-def test_trained_model_goes_through_repro_load_lazily(inputs, tmp_path, monkeypatch):
-    run_folder = tmp_path / "results/noise2noise/some_run"
-    run_folder.mkdir(parents=True)
-    calls = []
-
-    class Halve(torch.nn.Module):
-        in_channels = 3
-
-        def forward(self, x):
-            return x / 2
-
-    def fake_load(path, device="auto"):
-        calls.append((str(path), device))
-        return Halve()
-
-    monkeypatch.setitem(sys.modules, "repro.load", types.SimpleNamespace(load=fake_load))
-    failures = denoise_files([inputs / "colour16.tif", inputs / "gray.png"], tmp_path / "out",
-                             method=str(run_folder), device="cpu", progress=False)
-    assert failures == [] and calls == [(str(run_folder), "cpu")]
-    original, result = read_file(inputs / "colour16.tif")[0], read_file(tmp_path / "out/colour16.tif")[0]
-    assert np.abs(result.astype(int) - original.astype(int) // 2).max() <= 1
-    gray_in, gray_out = read_file(inputs / "gray.png")[0], read_file(tmp_path / "out/gray.png")[0]
-    assert gray_out.shape == gray_in.shape  # gray tiled for the colour model and averaged back
-    assert np.abs(gray_out.astype(int) - gray_in.astype(int) / 2).max() <= 1
-
-
-def test_without_repro_load_a_trained_model_is_a_clear_error(inputs, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "repro.load", None)  # import fails, as before repro.load existed
-    with pytest.raises(DenoiseError, match="repro.load"):
-        denoise_files([inputs / "gray.png"], tmp_path / "out", method=str(tmp_path))
 
 
 def test_the_installed_command_runs(inputs, tmp_path):
