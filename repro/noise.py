@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .seeding import seeded
+
 Param = float | tuple[float, float]
 
 
@@ -135,8 +137,7 @@ class Gamma:
         k = _per_example(self.k, x, generator).expand_as(x).contiguous()
         # torch's Gamma sampler takes no generator; seed through the global RNG forked from ours.
         seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=_gen_device(generator, x)))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed):
             g = torch.distributions.Gamma(k.cpu().double(), k.cpu().double()).sample()
         return x * g.to(x.device, x.dtype)
 

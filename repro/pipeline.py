@@ -4,6 +4,10 @@ Everything a number needs to be trusted is recorded on the way: parameters, budg
 iterations, wall times, seed and git commit (run.json), the training curve (curve.csv), the weights
 (model.pt, loadable with :func:`repro.load`) and per-image PSNR (per_image.csv). Re-running the same call
 resumes: training from its checkpoint, evaluation from the images already scored.
+
+The initial weights are those of ``architecture(**arch_kwargs)`` built under the run's seed
+(:func:`initial_weights`), whatever state the global generator was in when the caller built ``model``:
+the same seed and thread count give the same weights and the same PSNR, bit for bit.
 """
 from __future__ import annotations
 
@@ -14,10 +18,17 @@ import torch
 
 from . import runs
 from .evaluate import evaluate, summarize
-from .checkpoints import Denoiser, save_model
+from .checkpoints import Denoiser, _architectures, save_model
 from .noise import NoiseModel
 from .protocols import Protocol
+from .seeding import seeded
 from .train import TrainConfig, train
+
+
+def initial_weights(architecture: str, arch_kwargs: dict, seed: int) -> dict:
+    """The state dict of a freshly built ``architecture(**arch_kwargs)``, its weights drawn from ``seed``."""
+    with seeded(seed):
+        return _architectures()[architecture](**arch_kwargs).state_dict()
 
 
 def train_and_evaluate(
@@ -48,6 +59,7 @@ def train_and_evaluate(
                         protocol=protocol.name, budget=budget, device=str(device), precision=config.precision,
                         seed=config.seed, iterations=0, train_wall_s=0.0, training_data=sampler.label,
                         params=params)
+    model.load_state_dict(initial_weights(architecture, arch_kwargs, config.seed))  # a checkpoint overrides it
     result = train(model, loss_fn, sampler, config, run.path, device=device, validate=validate,
                    time_limit_s=time_limit_s, progress=progress)
     run.update(iterations=result.iterations, train_wall_s=round(result.wall_s, 1),

@@ -22,7 +22,6 @@ import re
 import time
 
 import pandas as pd
-import torch
 
 from . import data, runs
 from .evaluate import evaluate
@@ -98,8 +97,7 @@ def measure_training(results_dir, budget: str, device, seed: int = 0, sigma: flo
     protocol, eval_noise = get_protocol("noise2noise"), Gaussian(sigma)
     tables, infos = {}, {}
     for name, fixed, precision in TRAINING_VARIANTS:
-        torch.manual_seed(seed)  # the same initial weights for every variant
-        model = UNet(3)
+        model = UNet(3)  # train_and_evaluate draws its initial weights from seed: the same for every variant
         sampler = PatchSampler(images, hp["patch_size"], n2n.training_noise("gaussian"), copies=2,
                                fixed_noise=fixed, seed=seed)
         config = TrainConfig(iterations=hp["iterations"], batch_size=4, lr=n2n.LR, betas=n2n.BETAS,

@@ -41,6 +41,7 @@ from ..device import resolve_device
 from ..evaluate import noisy_input
 from ..models.zsn2n import RECEPTIVE_RADIUS, SLOPE, WIDTH, ZSN2NNet
 from ..progress import progress_bar
+from ..seeding import seeded
 
 
 @dataclass(frozen=True)
@@ -170,8 +171,7 @@ def fit(noisy: torch.Tensor, steps: int | None = None, path: str = "fast", devic
         raise ValueError(f"the pair downsampler needs an image of at least 2x2 pixels, got {tuple(noisy.shape)}")
     device = resolve_device(device) if isinstance(device, str) else device
     steps = settings.steps if steps is None else steps
-    with torch.random.fork_rng(devices=[]):  # initial weights drawn on CPU: identical on every device
-        torch.manual_seed(seed)
+    with seeded(seed):  # initial weights drawn on CPU: identical on every device
         model = ZSN2NNet(noisy.shape[1], settings.width, settings.slope)
     model.to(device)
     y = noisy.to(device, torch.float32)
