@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
+import os
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -65,12 +68,13 @@ def evaluate(
         per_image_csv = Path(per_image_csv)
         per_image_csv.parent.mkdir(parents=True, exist_ok=True)
         if per_image_csv.exists() and per_image_csv.stat().st_size:
-            previous = pd.read_csv(per_image_csv, dtype={"image": str})
+            # torn or malformed lines (a crash mid-write) are dropped from the file: their images are scored again
+            previous = read_per_image(per_image_csv, repair=True)
             rows = previous.to_dict("records")
             done = {(r["dataset"], str(r["image"]), int(r["repeat"])) for r in rows}
         handle = per_image_csv.open("a", newline="")
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        if not done:
+        if handle.tell() == 0:  # a new (or emptied) file; a file holding only its header keeps that one
             writer.writeheader()
 
     jobs = []
@@ -107,6 +111,66 @@ def evaluate(
     table = table[table.dataset.isin(order)]
     return table.sort_values(["dataset", "image", "repeat"], key=lambda s: s.map(order) if s.name == "dataset"
                              else s).reset_index(drop=True)
+
+
+REQUIRED = ("dataset", "image", "repeat", "psnr_db")  # what summarize() and a resume need of every row
+
+
+def read_per_image(path: str | Path, repair: bool = False) -> pd.DataFrame:
+    """A ``per_image.csv`` as a table, without the lines a crash can leave behind.
+
+    The file is appended one line per image, so a process killed mid-write can leave a last line without its
+    newline (e.g. ``kodak24,kodim05,0,2``), or a header without its rows. A line is kept only when it ends with
+    a newline, has as many fields as the header, names a dataset and an image, and its ``repeat`` (an integer)
+    and ``psnr_db`` (a number) parse; the others are dropped with a warning naming the file and the lines. With
+    ``repair`` the file is rewritten without them (via a temporary file), so that an evaluation resumed on it
+    appends to whole lines and scores those images again.
+    """
+    path = Path(path)
+    raw = path.read_bytes().decode("utf-8", errors="surrogateescape")  # a torn multi-byte character too
+    lines = raw.split("\n")  # the last item is "" when the file ends with a newline, else a torn line
+    whole, torn = lines[:-1], lines[-1]
+    header = next(csv.reader([whole[0].rstrip("\r")]), []) if whole else []
+    kept, dropped = [], []
+    if header:
+        if not set(REQUIRED) <= set(header):
+            raise ValueError(f"{path}: the header {header} lacks {sorted(set(REQUIRED) - set(header))}; "
+                             "not a per-image table written by repro")
+        where = {name: header.index(name) for name in REQUIRED}
+        for number, line in enumerate(whole[1:], start=2):
+            if not line.strip():
+                continue
+            fields = next(csv.reader([line.rstrip("\r")]), [])
+            (kept if len(fields) == len(header) and _whole_row(fields, where) else dropped).append((number, line))
+        if torn.strip():
+            dropped.append((len(lines), torn))
+    elif raw.strip():  # even the header was cut short
+        dropped.append((1, raw))
+    if dropped:
+        named = "; ".join(f"line {n}: {text.rstrip(chr(13))!r}" for n, text in dropped[:5])
+        more = f" (and {len(dropped) - 5} more)" if len(dropped) > 5 else ""
+        then = ("removed from the file; the evaluation scores those images again" if repair else
+                "left out; resuming the evaluation scores those images again")
+        warnings.warn(f"{path}: {len(dropped)} torn or malformed line(s) {then}: {named}{more}", stacklevel=2)
+    text = "".join(line + "\n" for line in ([whole[0]] if header else []) + [line for _, line in kept])
+    if repair and dropped:
+        tmp = path.with_name(f".{path.name}.repair")
+        try:
+            tmp.write_bytes(text.encode("utf-8", errors="surrogateescape"))
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    if not header:
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.read_csv(io.StringIO(text), dtype={"image": str})
+
+
+def _whole_row(fields: list[str], where: dict[str, int]) -> bool:
+    try:
+        return (bool(fields[where["dataset"]]) and bool(fields[where["image"]])
+                and float(fields[where["repeat"]]).is_integer() and isinstance(float(fields[where["psnr_db"]]), float))
+    except ValueError:  # an empty or cut field: "" or "2.3e" do not parse (a measured "nan" or "inf" does)
+        return False
 
 
 def summarize(table: pd.DataFrame) -> pd.DataFrame:

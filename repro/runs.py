@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .evaluate import summarize
+from .evaluate import read_per_image, summarize
 
 SUMMARY_COLUMNS = ["paper", "method", "noise", "param", "dataset", "protocol", "budget", "psnr_db", "ci95_db",
                    "n_images", "iterations", "device", "train_wall_s", "run", "complete", "seed", "git_commit"]
@@ -112,7 +112,7 @@ class Run:
     def per_image(self) -> pd.DataFrame:
         if not self.per_image_csv.exists() or self.per_image_csv.stat().st_size == 0:  # a run just starting
             return pd.DataFrame(columns=["dataset", "image", "repeat", "psnr_db"])
-        return pd.read_csv(self.per_image_csv, dtype={"image": str})
+        return read_per_image(self.per_image_csv)  # a torn last line (a crash mid-write) is left out, with a warning
 
     def summary_rows(self) -> list[dict]:
         info = self.info
