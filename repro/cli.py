@@ -57,12 +57,24 @@ def main(argv=None) -> int:
     p.add_argument("--n-images", type=int, default=None)
     p.add_argument("--results", default=None)
 
-    p = sub.add_parser("denoise", help="denoise your own images (PNG/JPEG/TIFF, gray or colour, 8/16-bit)")
-    p.add_argument("inputs", nargs="+", help="image files or folders")
-    p.add_argument("-o", "--output", required=True, help="output folder (inputs are never overwritten)")
-    p.add_argument("--method", default="zs-n2n", help="zs-n2n, or a run folder / checkpoint of a trained model")
-    p.add_argument("--device", default="auto")
+    p = sub.add_parser("denoise", help="denoise your own images (PNG/JPEG/TIFF, gray or colour, 8/16-bit)",
+                       description="Denoise image files into a folder, keeping each file's name, format, bit "
+                                   "depth and alpha. Problems with the request (method, output folder) are "
+                                   "reported before any work; a file that fails is skipped, the others written.")
+    p.add_argument("inputs", nargs="+", help="image files, or folders (their PNG/JPEG/TIFF files, not recursive)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output folder, created if missing; inputs are never overwritten, and an output file "
+                        "that already exists is kept (its input skipped) unless --overwrite")
+    p.add_argument("--method", default="zs-n2n",
+                   help="default: zs-n2n (Zero-Shot Noise2Noise: a small network fitted to each image, no "
+                        "training data; slow, minutes per photo on a CPU). Or a trained model: a run folder "
+                        "holding model.pt (e.g. results/noise2noise/n2n_gaussian_cpu_seed0) or a model.pt "
+                        "file. A colour model takes a gray image as 3 equal channels and writes their mean "
+                        "(this removes little noise: prefer a gray model); a gray model denoises a colour "
+                        "image one channel at a time")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
     p.add_argument("--steps", type=int, default=None, help="ZS-N2N fitting steps (default: the paper's 3000)")
+    p.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
 
     args = parser.parse_args(argv)
     if args.command == "summary":
@@ -82,7 +94,7 @@ def main(argv=None) -> int:
 
         try:
             failures = denoise_files(args.inputs, args.output, method=args.method, device=args.device,
-                                     steps=args.steps)
+                                     steps=args.steps, overwrite=args.overwrite)
         except DenoiseError as err:
             print(f"repro denoise: error: {err}", file=sys.stderr)
             return 2

@@ -15,6 +15,10 @@
 * Formats: PNG, JPEG, TIFF (a folder is searched for these, not recursively); gray or colour, with or
   without alpha (alpha is copied unchanged); 8- or 16-bit integers, or float TIFF (scaled by its range).
 * The output has the input's name, format and bit depth (JPEG is re-encoded at quality 95, 4:4:4).
+* The output folder (``-o``) is created if missing and proven writable (a probe file is created and
+  removed) before any model is loaded or image fitted; a problem with it is one error line, nothing run.
+* An output file that already exists is kept, and its input skipped with a message, unless ``overwrite``
+  (``--overwrite``) is given. Kept files are not failures.
 * A file that cannot be read or denoised is reported and skipped; the others are still written.
 * Inputs are never overwritten: an output path that is an input is refused before anything runs.
 * Size: ZS-N2N fits a 22k-parameter network to each image, so any size works; above
@@ -191,18 +195,31 @@ def from_unit(x: torch.Tensor, dtype: np.dtype, low: float, scale: float) -> np.
 # Denoisers
 
 
+def check_method(method: str) -> None:
+    """Refuse (:class:`DenoiseError`) a method naming neither ZS-N2N nor a trained model; loads nothing."""
+    if method.lower() in ZS_N2N_NAMES:
+        return
+    path = Path(method)
+    if not path.exists():
+        raise DenoiseError(f"unknown method '{method}': use 'zs-n2n', or the path of a run folder or "
+                           "checkpoint of a trained model")
+    from .checkpoints import MODEL_FILE
+
+    if path.is_dir() and not (path / MODEL_FILE).is_file():
+        raise DenoiseError(f"no trained model at {path / MODEL_FILE}: give a run folder holding {MODEL_FILE} "
+                           "or the file itself")
+
+
 def make_denoiser(method: str, device: str = "auto", steps: int | None = None):
     """``zs-n2n`` (fitted per image) or a trained model through :func:`repro.load` (imported only then).
 
     Raises :class:`DenoiseError` with a one-line reason for a method that names neither.
     """
+    check_method(method)
     if method.lower() in ZS_N2N_NAMES:
         from .methods.zsn2n import ZeroShotN2N
 
         return ZeroShotN2N(steps=steps, path="fast", device=device, max_pixels=MAX_FIT_PIXELS, progress=True)
-    if not Path(method).exists():
-        raise DenoiseError(f"unknown method '{method}': use 'zs-n2n', or the path of a run folder or "
-                           "checkpoint of a trained model")
     from .checkpoints import load
 
     try:
@@ -256,10 +273,14 @@ def collect_inputs(inputs) -> list[Path]:
     return files
 
 
-def plan_outputs(files: list[Path], output: Path) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
-    """(input, output) pairs; refuses (DenoiseError) any output that would overwrite an input."""
+def plan_outputs(files: list[Path], output: Path, overwrite: bool = False):
+    """``(pairs, failures, kept)``: (input, output) pairs to run, [(input, reason)] refused, and
+    [(input, reason)] skipped because their output exists (only without ``overwrite``).
+
+    Refuses (DenoiseError) any output that would overwrite an input.
+    """
     inputs = {f.resolve() for f in files if f.exists()}
-    pairs, failures, taken = [], [], {}
+    pairs, failures, kept, taken = [], [], [], {}
     for f in files:
         target = output / f.name
         if target.resolve() in inputs:
@@ -269,27 +290,77 @@ def plan_outputs(files: list[Path], output: Path) -> tuple[list[tuple[Path, Path
             failures.append((str(f), f"has the same name as {taken[target.name]}, whose result goes to {target}"))
             continue
         taken[target.name] = f
+        if not overwrite and (target.exists() or target.is_symlink()):
+            kept.append((str(f), f"{target} already exists (kept; --overwrite replaces it)"))
+            continue
         pairs.append((f, target))
-    return pairs, failures
+    return pairs, failures, kept
+
+
+def prepare_output(output: Path) -> list[Path]:
+    """Create the output folder if missing and prove it writable by creating and removing a probe file.
+
+    Returns the folders it created (deepest first). Raises :class:`DenoiseError` with a one-line reason,
+    leaving nothing behind, for an output that is a file, cannot be created or cannot be written into.
+    """
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise DenoiseError(f"the output {output} is a file, not a folder: -o names a folder (created if missing)")
+    missing, ancestor = [], output
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        missing.append(ancestor)
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise DenoiseError(f"cannot create the output folder {output}: {ancestor} is a file, not a folder")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        _remove_folders(missing)
+        raise DenoiseError(f"cannot create the output folder {output}: {err.strerror or err}") from err
+    try:
+        fd, probe = tempfile.mkstemp(dir=output, prefix=".repro-denoise-probe-")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        _remove_folders(missing)
+        raise DenoiseError(f"cannot write into the output folder {output}: {err.strerror or err}") from err
+    return missing
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    """Remove folders this command created (deepest first), as long as they are empty."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", steps: int | None = None,
-                  progress: bool = True) -> list[tuple[str, str]]:
-    """Denoise image files into the folder ``output``; returns [(file, reason)] for each file skipped.
+                  progress: bool = True, overwrite: bool = False) -> list[tuple[str, str]]:
+    """Denoise image files into the folder ``output``; returns [(file, reason)] for each file that failed.
 
-    Raises :class:`DenoiseError` (before touching anything) for an unknown method, an empty request
-    or an output that would overwrite an input.
+    Raises :class:`DenoiseError` before any image is fitted for an unknown method, an empty request, an
+    output that would overwrite an input, or an output folder that is a file, cannot be created or cannot
+    be written into (checked by a probe file before the denoiser is built). An output file that already
+    exists is kept, and its input skipped with a message (not a failure), unless ``overwrite``.
     """
     output = Path(output)
     files = collect_inputs(inputs)
     if not files:
         raise DenoiseError(f"no PNG/JPEG/TIFF files found in {', '.join(map(str, inputs))}")
-    pairs, failures = plan_outputs(files, output)
-    for source, reason in failures:
+    check_method(method)
+    pairs, failures, kept = plan_outputs(files, output, overwrite)
+    created = prepare_output(output)
+    for source, reason in failures + kept:
         print(f"skipped {source}: {reason}", file=sys.stderr)
-    denoiser = make_denoiser(method, device, steps)
-    output.mkdir(parents=True, exist_ok=True)
     written, noted = 0, False
+    if pairs:
+        try:
+            denoiser = make_denoiser(method, device, steps)
+        except BaseException:
+            _remove_folders(created)
+            raise
     for source, target in progress_bar(pairs, desc="denoise", unit="file", disable=not progress):
         try:
             if not source.is_file():
@@ -310,5 +381,6 @@ def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", 
         except (UnreadableImage, ValueError, OSError, RuntimeError) as err:
             failures.append((str(source), str(err)))
             print(f"skipped {source}: {err}", file=sys.stderr)
-    print(f"denoised {written} of {len(files)} file(s) into {output}", file=sys.stderr)
+    note = f"; kept {len(kept)} existing output(s) (--overwrite replaces them)" if kept else ""
+    print(f"denoised {written} of {len(files)} file(s) into {output}{note}", file=sys.stderr)
     return failures

@@ -1,4 +1,5 @@
 """``repro denoise``: formats, bit depths, failures, never overwriting inputs (trained models: test_denoise_run_folder)."""
+import os
 import subprocess
 import sys
 
@@ -124,3 +125,112 @@ def test_the_installed_command_runs(inputs, tmp_path):
                           env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}, timeout=300)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out/gray.png").exists() and "denoised 1 of 1" in done.stderr
+
+
+# ---------------------------------------------------------------------------------------------------
+# Output problems are found before any work: one line `repro denoise: error: ...`, exit 2
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail the test if a denoiser is built (i.e. work would start): output checks must come first."""
+    from repro import denoise_files as module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the denoiser was built before the output was checked")
+
+    monkeypatch.setattr(module, "make_denoiser", refuse)
+
+
+def one_line_error(capsys, *words):
+    err = capsys.readouterr().err
+    assert err.startswith("repro denoise: error: ") and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and all(w in err for w in words), err
+    return err.strip()
+
+
+def test_an_existing_file_as_output_folder_is_refused_before_any_work(inputs, tmp_path, capsys, no_work):
+    target = tmp_path / "existing.png"
+    target.write_bytes(b"an earlier result")
+    assert cli.main(["denoise", str(inputs / "gray.png"), "-o", str(target), "--steps", "2"]) == 2
+    one_line_error(capsys, str(target), "is a file, not a folder")
+    assert target.read_bytes() == b"an earlier result"
+    with pytest.raises(DenoiseError, match="is a file, not a folder"):
+        denoise_files([inputs / "gray.png"], target, steps=2, progress=False)
+
+
+def test_an_output_folder_that_cannot_be_created_is_refused_before_any_work(inputs, tmp_path, capsys, no_work):
+    (tmp_path / "a_file").write_text("x")
+    out = tmp_path / "a_file" / "sub" / "out"
+    assert cli.main(["denoise", str(inputs / "gray.png"), "-o", str(out), "--steps", "2"]) == 2
+    one_line_error(capsys, f"cannot create the output folder {out}", f"{tmp_path / 'a_file'} is a file, not a folder")
+    with pytest.raises(DenoiseError, match="cannot create the output folder"):
+        denoise_files([inputs / "gray.png"], out, steps=2, progress=False)
+
+
+def test_a_read_only_output_folder_is_refused_before_any_work(inputs, tmp_path, capsys, no_work):
+    out = tmp_path / "read_only"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        try:
+            (out / "probe").write_text("x")
+            pytest.skip("this process writes into read-only folders (root with CAP_DAC_OVERRIDE)")
+        except PermissionError:
+            pass
+        assert cli.main(["denoise", str(inputs / "gray.png"), "-o", str(out), "--steps", "2"]) == 2
+        one_line_error(capsys, f"cannot write into the output folder {out}", "Permission denied")
+        assert cli.main(["denoise", str(inputs / "gray.png"), "-o", str(out / "sub"), "--steps", "2"]) == 2
+        one_line_error(capsys, f"cannot create the output folder {out / 'sub'}", "Permission denied")
+    finally:
+        out.chmod(0o755)
+
+
+def test_an_unwritable_output_folder_is_found_by_a_probe_write_before_any_work(inputs, tmp_path, capsys, no_work,
+                                                                               monkeypatch):
+    """The same check as a root-proof test: the probe file cannot be created (as in a read-only folder)."""
+    from repro import denoise_files as module
+
+    def denied(*args, dir=None, **kwargs):
+        raise PermissionError(13, "Permission denied", os.path.join(dir, ".repro-denoise-probe-x"))
+
+    monkeypatch.setattr(module.tempfile, "mkstemp", denied)
+    out = tmp_path / "out"
+    assert cli.main(["denoise", str(inputs / "gray.png"), "-o", str(out), "--steps", "2"]) == 2
+    err = one_line_error(capsys, f"cannot write into the output folder {out}: Permission denied")
+    assert "probe" not in err
+    assert not out.exists()  # the folder this request created is removed again
+
+
+def test_an_existing_output_is_kept_unless_overwrite(inputs, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+    args = ["denoise", str(inputs / "gray.png"), str(inputs / "alpha.png"), "-o", str(out), "--steps", "2",
+            "--device", "cpu"]
+    out.mkdir()
+    (out / "gray.png").write_bytes(b"an earlier result")
+    assert cli.main(args) == 0
+    err = capsys.readouterr().err
+    assert (out / "gray.png").read_bytes() == b"an earlier result"
+    assert f"skipped {inputs / 'gray.png'}: {out / 'gray.png'} already exists (kept; --overwrite replaces it)" in err
+    assert "denoised 1 of 2 file(s)" in err and read_file(out / "alpha.png")[0].shape[-1] == 4
+    # nothing left to do: the denoiser is not even built
+    from repro import denoise_files as module
+
+    monkeypatch.setattr(module, "make_denoiser", lambda *a, **k: pytest.fail("built a denoiser with no work"))
+    assert cli.main(args) == 0
+    assert "denoised 0 of 2 file(s)" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert cli.main(args + ["--overwrite"]) == 0
+    assert read_file(out / "gray.png")[0].shape == read_file(inputs / "gray.png")[0].shape
+    assert "denoised 2 of 2 file(s)" in capsys.readouterr().err
+    assert denoise_files([inputs / "gray.png"], out, steps=2, device="cpu", progress=False) == []
+
+
+def test_help_names_the_default_method_and_what_method_accepts(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(["denoise", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for words in ("default: zs-n2n", "Zero-Shot Noise2Noise", "run folder", "model.pt", "--overwrite",
+                  "one channel at a time", "3 equal channels"):
+        assert words in text, words
