@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,6 +32,13 @@ SUMMARY_COLUMNS = ["paper", "method", "noise", "param", "dataset", "protocol", "
 PAPERS = ("noise2noise", "ssdn", "noise2score", "zs_n2n", "scratch_n2n")
 STUDIES = ("protocol",)  # run folders that measure the protocol itself; not rows of summary.csv
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# While a run is open its process rewrites the "heartbeat" of run.json every minute from a background thread:
+# one small file write a minute is free next to any training step, and a thread keeps beating through loops
+# that never call back (one ZS-N2N fit of a Kodak image took 22 minutes on 2 CPU threads).
+HEARTBEAT_EVERY_S = 60.0
+# A "running" run recorded on another host reads "interrupted" once its heartbeat is older than this (15 missed
+# beats: room for clock skew and a suspended machine). On this host the recorded pid decides, at once.
+STALE_AFTER_S = 15 * 60.0
 
 
 def default_results_dir() -> Path:
@@ -90,12 +99,14 @@ class Run:
         previous = json.loads((path / "run.json").read_text()) if (path / "run.json").exists() else {}
         now = {**git_state(), **machine()}
         record = {**previous, "paper": paper, "run": f"{paper}/{name}", **info, **now,
-                  "status": "running", "started": previous.get("started", _now())}
+                  "status": "running", "started": previous.get("started", _now()), **_this_process()}
         if previous.get("git_commit"):  # a resumed run keeps the commit it started at, and lists the others
             record["git_commit"], record["git_dirty"] = previous["git_commit"], previous.get("git_dirty")
             seen = previous.get("resumed_at_commits", [])
             record["resumed_at_commits"] = seen + [now["git_commit"]] if now["git_commit"] not in seen else seen
-        write_atomic(path / "run.json", json.dumps(record, indent=2, default=str))
+        with _WRITING:
+            write_atomic(path / "run.json", json.dumps(record, indent=2, default=str))
+        _start_heartbeat(path)
         return cls(path)
 
     @property
@@ -103,8 +114,34 @@ class Run:
         return self.path / "per_image.csv"
 
     def update(self, **info) -> None:
-        self.info.update(info)
-        write_atomic(self.path / "run.json", json.dumps(self.info, indent=2, default=str))
+        self.info.update(info, heartbeat=_now())
+        with _WRITING:
+            write_atomic(self.path / "run.json", json.dumps(self.info, indent=2, default=str))
+        if self.info.get("status") != "running":
+            _stop_heartbeat(self.path)
+
+    @property
+    def state(self) -> str:
+        """``status`` from run.json, except that a "running" run nobody is running any more is "interrupted".
+
+        On the host that recorded it, that is when its process (pid, and its start time where /proc tells it)
+        is gone; a run recorded on another host, when its heartbeat is older than ``STALE_AFTER_S``. A run.json
+        written before pids were recorded keeps its status: nothing tells.
+        """
+        status = self.info.get("status", "")
+        pid = self.info.get("pid")
+        if status != "running" or not isinstance(pid, int) or pid <= 0:
+            return status
+        if self.info.get("host") == socket.gethostname():
+            alive = _process_alive(pid, self.info.get("pid_started"))
+        else:
+            try:
+                beat = datetime.fromisoformat(str(self.info.get("heartbeat")))
+            except ValueError:
+                return status
+            beat = beat if beat.tzinfo else beat.replace(tzinfo=timezone.utc)  # written as UTC by _now()
+            alive = (datetime.now(timezone.utc) - beat).total_seconds() <= STALE_AFTER_S
+        return status if alive else "interrupted"
 
     def finish(self, **info) -> None:
         self.update(**info, status="complete", finished=_now())
@@ -124,7 +161,7 @@ class Run:
                 "psnr_db": r["psnr_db"], "ci95_db": r["ci95_db"], "n_images": r["n_images"],
                 "iterations": info.get("iterations", 0), "device": info.get("device", ""),
                 "train_wall_s": info.get("train_wall_s", 0.0), "run": info["run"],
-                "complete": info.get("status") == "complete", "seed": info.get("seed"),
+                "complete": info.get("status") == "complete", "status": self.state, "seed": info.get("seed"),
                 "git_commit": str(info.get("git_commit", ""))[:10],
             })
         return rows
@@ -132,6 +169,84 @@ class Run:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """(state letter, "boot id:start time in clock ticks") of a process from /proc; None without /proc."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return fields[0], f"{boot}:{fields[19]}"
+    except (OSError, IndexError):
+        return None
+
+
+def _this_process() -> dict:
+    """What tells this process from a dead one, recorded in run.json by :meth:`Run.open`."""
+    stat = _proc_stat(os.getpid())
+    return {"pid": os.getpid(), "host": socket.gethostname(), "pid_started": stat[1] if stat else None,
+            "heartbeat": _now()}
+
+
+def _process_alive(pid: int, started: str | None) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, owned by another user
+    except OSError:
+        return False
+    stat = _proc_stat(pid)
+    if stat is None:  # no /proc (macOS): the pid is all there is to go by
+        return True
+    state, start = stat
+    return state not in ("Z", "X") and (started is None or start == started)  # a zombie, or the pid reused
+
+
+_WRITING = threading.Lock()  # one run.json write at a time within this process (the heartbeat is a thread)
+_BEATING: dict[Path, threading.Event] = {}  # run folder -> the event that stops its heartbeat
+
+
+def _start_heartbeat(folder: Path) -> None:
+    with _WRITING:
+        if folder in _BEATING and not _BEATING[folder].is_set():
+            return
+        stop = _BEATING[folder] = threading.Event()
+    threading.Thread(target=_beat, args=(folder / "run.json", stop, os.getpid()), daemon=True,
+                     name=f"heartbeat {folder}").start()
+
+
+def _stop_heartbeat(folder: Path) -> None:
+    with _WRITING:
+        event = _BEATING.pop(folder, None)
+    if event is not None:
+        event.set()
+
+
+def _beat(file: Path, stop: threading.Event, pid: int) -> None:
+    """Refresh the heartbeat of ``file`` until stopped, or until the run is no longer this process's and running."""
+    while not stop.wait(HEARTBEAT_EVERY_S):
+        with _WRITING:
+            try:
+                info = json.loads(file.read_text())
+                if info.get("status") != "running" or info.get("pid") != pid or os.getpid() != pid:
+                    break
+                info["heartbeat"] = _now()
+                write_atomic(file, json.dumps(info, indent=2, default=str))
+            except (OSError, ValueError):  # the folder was removed or the file is not ours to read
+                break
+    stop.set()
+
+
+def _after_fork_in_child() -> None:
+    global _WRITING
+    _WRITING = threading.Lock()  # a fork may copy the lock held by a heartbeat thread that is not copied
+    _BEATING.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def all_runs(results_dir: str | Path | None = None) -> list[Run]:

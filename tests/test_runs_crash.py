@@ -1,7 +1,13 @@
 """What a crash leaves in a run folder, and what the tools make of it (issue 19, item 6)."""
 import json
 import os
+import socket
+import subprocess
+import sys
+import threading
+import time
 import warnings
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
@@ -128,3 +134,85 @@ def test_a_run_killed_before_its_first_image_resumes_with_one_header(content, re
     assert [str(w.message).split(": ", 1)[1][:33] for w in seen] == ["1 torn or malformed line(s) left ",
                                                                     "1 torn or malformed line(s) remov"] * torn
     assert [r["psnr_db"] for r in runs.Run(run.path).summary_rows()] == summarize(table).psnr_db.tolist()
+
+
+# ------------------------------------------------------------------ a run killed with SIGKILL: "interrupted"
+OPEN_AND_WAIT = """
+import sys, time
+from repro import runs
+run = runs.Run.open(sys.argv[1], "noise2noise", "killed", method="n2n", noise="gaussian", param="sigma=25",
+                    protocol="noise2noise", budget="smoke", device="cpu", seed=0)
+print("open", flush=True)
+time.sleep(600)
+"""
+
+
+def _info(run_dir):
+    return json.loads((run_dir / "run.json").read_text())
+
+
+def test_a_run_killed_with_sigkill_reads_interrupted_in_the_summary(results_dir):
+    child = subprocess.Popen([sys.executable, "-c", OPEN_AND_WAIT, str(results_dir)], stdout=subprocess.PIPE,
+                             text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        assert child.stdout.readline().strip() == "open"
+        run_dir = results_dir / "noise2noise" / "killed"
+        info = _info(run_dir)
+        assert info["pid"] == child.pid and info["host"] == socket.gethostname() and info["heartbeat"]
+        (run_dir / "per_image.csv").write_text("dataset,image,repeat,psnr_db,seconds\nset14,baboon,0,22.5,1.0\n")
+        assert runs.Run(run_dir).state == "running"
+        assert [r["status"] for r in runs.Run(run_dir).summary_rows()] == ["running"]
+    finally:
+        child.kill()  # SIGKILL: no handler, no finally, no atexit runs in the child
+        child.wait()
+    assert _info(run_dir)["status"] == "running"  # what the dead process left behind
+    run = runs.Run(run_dir)
+    assert run.state == "interrupted"
+    (row,) = run.summary_rows()
+    assert row["status"] == "interrupted" and row["complete"] is False and row["psnr_db"] == 22.5
+
+
+def _write_info(run_dir, **changes):
+    info = {**_info(run_dir), **changes}
+    (run_dir / "run.json").write_text(json.dumps(info))
+    return runs.Run(run_dir)
+
+
+def test_on_another_host_a_stale_heartbeat_reads_interrupted(results_dir):
+    run = runs.Run.open(results_dir, "noise2noise", "elsewhere", method="n2n", budget="smoke")
+    assert run.state == "running" and run.info["pid"] == os.getpid()
+    now = datetime.now(timezone.utc)
+    fresh = (now - timedelta(seconds=runs.STALE_AFTER_S - 60)).isoformat(timespec="seconds")
+    stale = (now - timedelta(seconds=runs.STALE_AFTER_S + 60)).isoformat(timespec="seconds")
+    assert _write_info(run.path, host="gpu-box.example", pid=1, heartbeat=fresh).state == "running"
+    assert _write_info(run.path, host="gpu-box.example", pid=1, heartbeat=stale).state == "interrupted"
+    # on this host a fresh heartbeat does not save a dead pid, nor a pid now taken by another process
+    assert _write_info(run.path, host=socket.gethostname(), pid=_dead_pid(), heartbeat=fresh).state == "interrupted"
+    if runs._proc_stat(os.getpid()):
+        assert _write_info(run.path, pid=os.getpid(), pid_started="another boot:1").state == "interrupted"
+    for status in ("complete", "paused"):
+        assert _write_info(run.path, status=status, host="gpu-box.example", heartbeat=stale).state == status
+    run.finish()
+
+
+def _dead_pid():
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_the_heartbeat_is_refreshed_while_the_run_is_open_and_stops_when_it_ends(results_dir, monkeypatch):
+    monkeypatch.setattr(runs, "HEARTBEAT_EVERY_S", 0.05)
+    run = runs.Run.open(results_dir, "noise2noise", "beating", method="n2n", budget="smoke")
+    old = "2000-01-01T00:00:00+00:00"
+    _write_info(run.path, heartbeat=old)
+    deadline = time.monotonic() + 10
+    while _info(run.path)["heartbeat"] == old and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _info(run.path)["heartbeat"] != old and _info(run.path)["status"] == "running"
+    run.finish()
+    assert _info(run.path)["status"] == "complete"
+    _write_info(run.path, heartbeat=old)
+    time.sleep(0.3)
+    assert _info(run.path)["heartbeat"] == old  # stopped: a finished run is not rewritten
+    assert not [t for t in threading.enumerate() if t.name == f"heartbeat {run.path}"]
