@@ -59,8 +59,9 @@ def main(argv=None) -> int:
 
     p = sub.add_parser("denoise", help="denoise your own images (PNG/JPEG/TIFF, gray or colour, 8/16-bit)",
                        description="Denoise image files into a folder, keeping each file's name, format, bit "
-                                   "depth and alpha. Problems with the request (method, output folder) are "
-                                   "reported before any work; a file that fails is skipped, the others written.")
+                                   "depth and alpha. Problems with the request (method, device, steps, output "
+                                   "folder) are reported before any work; a file that fails is skipped, the "
+                                   "others written.")
     p.add_argument("inputs", nargs="+", help="image files, or folders (their PNG/JPEG/TIFF files, not recursive)")
     p.add_argument("-o", "--output", required=True,
                    help="output folder, created if missing; inputs are never overwritten, and an output file "
@@ -72,8 +73,9 @@ def main(argv=None) -> int:
                         "file. A colour model takes a gray image as 3 equal channels and writes their mean "
                         "(this removes little noise: prefer a gray model); a gray model denoises a colour "
                         "image one channel at a time")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda")
-    p.add_argument("--steps", type=int, default=None, help="ZS-N2N fitting steps (default: the paper's 3000)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
+    p.add_argument("--steps", type=int, default=None,
+                   help="ZS-N2N fitting steps, at least 1 (default: the paper's 3000); not for trained models")
     p.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
 
     args = parser.parse_args(argv)

@@ -15,8 +15,9 @@
 * Formats: PNG, JPEG, TIFF (a folder is searched for these, not recursively); gray or colour, with or
   without alpha (alpha is copied unchanged); 8- or 16-bit integers, or float TIFF (scaled by its range).
 * The output has the input's name, format and bit depth (JPEG is re-encoded at quality 95, 4:4:4).
-* The output folder (``-o``) is created if missing and proven writable (a probe file is created and
-  removed) before any model is loaded or image fitted; a problem with it is one error line, nothing run.
+* Checked before any model is loaded or image fitted, each a one-line error with nothing run: the method,
+  the device, ``--steps`` (at least 1; ZS-N2N only), and the output folder (``-o``), which is created if
+  missing and proven writable by creating and removing a probe file. Missing inputs are reported first.
 * An output file that already exists is kept, and its input skipped with a message, unless ``overwrite``
   (``--overwrite``) is given. Kept files are not failures.
 * A file that cannot be read or denoised is reported and skipped; the others are still written.
@@ -159,6 +160,8 @@ def write_file(path: str | Path, pixels: np.ndarray, meta: dict | None = None) -
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
         os.replace(tmp, path)
+    except OSError as err:  # name the file asked for, not the temporary file beside it
+        raise OSError(f"cannot write {path}: {err.strerror or err}") from err
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -210,16 +213,43 @@ def check_method(method: str) -> None:
                            "or the file itself")
 
 
+def check_request(method: str, device="auto", steps: int | None = None) -> None:
+    """Refuse (:class:`DenoiseError`) a method, device or step count that cannot run; loads nothing."""
+    check_method(method)
+    if steps is not None:
+        if method.lower() not in ZS_N2N_NAMES:
+            raise DenoiseError(f"--steps sets ZS-N2N's fitting steps; the trained model {method} takes none "
+                               "(leave --steps out)")
+        if steps < 1:
+            raise DenoiseError(f"--steps must be at least 1 (got {steps}); the default is the paper's 3000")
+    if not isinstance(device, str) or device == "auto":
+        return
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as err:
+        raise DenoiseError(f"unknown device '{device}': use auto, cpu or cuda (cuda:1 for a second GPU)") from err
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if not count:
+            raise DenoiseError(f"--device {device}: CUDA is not available here; use --device auto or cpu")
+        if parsed.index is not None and parsed.index >= count:
+            raise DenoiseError(f"--device {device}: there is no such GPU here ({count} found: cuda:0 to "
+                               f"cuda:{count - 1})")
+
+
 def make_denoiser(method: str, device: str = "auto", steps: int | None = None):
     """``zs-n2n`` (fitted per image) or a trained model through :func:`repro.load` (imported only then).
 
     Raises :class:`DenoiseError` with a one-line reason for a method that names neither.
     """
-    check_method(method)
+    check_request(method, device, steps)
     if method.lower() in ZS_N2N_NAMES:
         from .methods.zsn2n import ZeroShotN2N
 
-        return ZeroShotN2N(steps=steps, path="fast", device=device, max_pixels=MAX_FIT_PIXELS, progress=True)
+        try:
+            return ZeroShotN2N(steps=steps, path="fast", device=device, max_pixels=MAX_FIT_PIXELS, progress=True)
+        except (RuntimeError, ValueError) as err:
+            raise DenoiseError(" ".join(str(err).split())) from err
     from .checkpoints import load
 
     try:
@@ -274,8 +304,9 @@ def collect_inputs(inputs) -> list[Path]:
 
 
 def plan_outputs(files: list[Path], output: Path, overwrite: bool = False):
-    """``(pairs, failures, kept)``: (input, output) pairs to run, [(input, reason)] refused, and
-    [(input, reason)] skipped because their output exists (only without ``overwrite``).
+    """``(pairs, failures, kept)``: (input, output) pairs to run, [(input, reason)] refused (missing input,
+    a name taken by an earlier input, an output name taken by a folder), and [(input, reason)] skipped
+    because their output exists (only without ``overwrite``).
 
     Refuses (DenoiseError) any output that would overwrite an input.
     """
@@ -286,10 +317,16 @@ def plan_outputs(files: list[Path], output: Path, overwrite: bool = False):
         if target.resolve() in inputs:
             raise DenoiseError(f"writing {target} would overwrite the input {f}: choose an output folder "
                                "that holds none of the inputs (-o)")
+        if not f.is_file():
+            failures.append((str(f), "no such file" if not f.exists() else "not a file"))
+            continue
         if target.name in taken:
             failures.append((str(f), f"has the same name as {taken[target.name]}, whose result goes to {target}"))
             continue
         taken[target.name] = f
+        if target.is_dir():
+            failures.append((str(f), f"{target} is a folder: its result cannot be written there"))
+            continue
         if not overwrite and (target.exists() or target.is_symlink()):
             kept.append((str(f), f"{target} already exists (kept; --overwrite replaces it)"))
             continue
@@ -340,16 +377,17 @@ def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", 
                   progress: bool = True, overwrite: bool = False) -> list[tuple[str, str]]:
     """Denoise image files into the folder ``output``; returns [(file, reason)] for each file that failed.
 
-    Raises :class:`DenoiseError` before any image is fitted for an unknown method, an empty request, an
-    output that would overwrite an input, or an output folder that is a file, cannot be created or cannot
-    be written into (checked by a probe file before the denoiser is built). An output file that already
+    Raises :class:`DenoiseError` before any image is fitted for an unknown method, device or a bad step
+    count, an empty request, an output that would overwrite an input, or an output folder that is a file,
+    cannot be created or cannot be written into (checked by a probe file before the denoiser is built).
+    Missing inputs are reported before the denoiser is built. An output file that already
     exists is kept, and its input skipped with a message (not a failure), unless ``overwrite``.
     """
     output = Path(output)
     files = collect_inputs(inputs)
     if not files:
         raise DenoiseError(f"no PNG/JPEG/TIFF files found in {', '.join(map(str, inputs))}")
-    check_method(method)
+    check_request(method, device, steps)
     pairs, failures, kept = plan_outputs(files, output, overwrite)
     created = prepare_output(output)
     for source, reason in failures + kept:

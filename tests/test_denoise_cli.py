@@ -1,7 +1,8 @@
-"""``repro denoise``: formats, bit depths, failures, never overwriting inputs (trained models: test_denoise_run_folder)."""
+"""``repro denoise``: formats, bit depths, failures, never overwriting (trained models: test_denoise_run_folder.py)."""
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,3 +235,74 @@ def test_help_names_the_default_method_and_what_method_accepts(capsys):
     for words in ("default: zs-n2n", "Zero-Shot Noise2Noise", "run folder", "model.pt", "--overwrite",
                   "one channel at a time", "3 equal channels"):
         assert words in text, words
+
+
+# ---------------------------------------------------------------------------------------------------
+# Other problems with the request, also before any work; problems with one file, named plainly
+
+COLOUR_RUN = str(Path(__file__).resolve().parent.parent / "results/noise2noise/n2n_gaussian_cpu_seed0")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--device", "foo"], ["unknown device 'foo'", "auto, cpu or cuda"]),
+    (["--device", "cuda:99"], ["--device cuda:99"]),
+    (["--steps", "0"], ["--steps must be at least 1"]),
+    (["--steps", "-5"], ["--steps must be at least 1"]),
+    (["--method", COLOUR_RUN, "--steps", "100"], ["--steps sets ZS-N2N's fitting steps", "takes none"]),
+], ids=["unknown-device", "absent-gpu", "zero-steps", "negative-steps", "steps-with-trained-model"])
+def test_a_bad_device_or_step_count_is_refused_before_any_work(args, words, inputs, tmp_path, capsys, no_work):
+    out = tmp_path / "out"
+    assert cli.main(["denoise", str(inputs / "gray.png"), "-o", str(out)] + args) == 2
+    one_line_error(capsys, *words)
+    assert not out.exists()
+
+
+def test_missing_inputs_are_reported_before_any_work(inputs, tmp_path, capsys, monkeypatch):
+    from repro import denoise_files as module
+
+    missing, seen, real = tmp_path / "missing.png", [], module.make_denoiser
+
+    def spy(*args, **kwargs):
+        seen.append(capsys.readouterr().err)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "make_denoiser", spy)
+    assert cli.main(["denoise", str(missing), str(inputs / "gray.png"), "-o", str(tmp_path / "out"), "--steps", "2",
+                     "--device", "cpu"]) == 1
+    assert f"skipped {missing}: no such file" in seen[0]  # said before the denoiser was built
+    assert "denoised 1 of 2" in capsys.readouterr().err
+    # nothing but missing files: nothing to build, nothing written
+    assert cli.main(["denoise", str(missing), "-o", str(tmp_path / "out2")]) == 1
+    assert len(seen) == 1 and "denoised 0 of 1" in capsys.readouterr().err
+
+
+def test_a_failed_write_names_the_output_file_and_the_others_are_still_written(inputs, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    real_replace = os.replace
+
+    def disk_full_for_gray(src, dst):
+        if os.path.basename(dst) == "gray.png":
+            raise OSError(28, "No space left on device", src, dst)
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", disk_full_for_gray)
+    failures = denoise_files([inputs / "gray.png", inputs / "alpha.png"], out, steps=2, device="cpu", progress=False)
+    assert failures == [(str(inputs / "gray.png"), f"cannot write {out / 'gray.png'}: No space left on device")]
+    assert sorted(p.name for p in out.iterdir()) == ["alpha.png"]  # no temp file left behind
+
+
+def test_an_output_name_taken_by_a_folder_is_reported_not_kept(inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "gray.png").mkdir(parents=True)
+    for extra in ([], ["--overwrite"]):
+        assert cli.main(["denoise", str(inputs / "gray.png"), "-o", str(out), "--steps", "2", "--device", "cpu"]
+                        + extra) == 1
+        err = capsys.readouterr().err
+        assert f"skipped {inputs / 'gray.png'}: {out / 'gray.png'} is a folder" in err and "kept" not in err, err
+
+
+def test_a_missing_input_does_not_take_the_name_of_a_real_one(inputs, tmp_path):
+    failures = denoise_files([tmp_path / "gray.png", inputs / "gray.png"], tmp_path / "out", steps=2, device="cpu",
+                             progress=False)
+    assert failures == [(str(tmp_path / "gray.png"), "no such file")]
+    assert (tmp_path / "out/gray.png").exists()
