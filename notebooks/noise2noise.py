@@ -34,8 +34,17 @@ seed: int = 0  # seeds the training crops and noise
 results_dir: str = ""  # folder for run folders (empty: results/ of this repository)
 time_limit_min: float = 0.0  # pause training (checkpointed) after this many minutes (0: no limit)
 
+# %% [markdown]
+# Every parameter is checked before any data is read or model built: a wrong value names the
+# parameter and the valid values, and a parameter this notebook does not have is refused.
+
 # %%
-from pathlib import Path
+from repro.notebook import check_parameters
+from repro.methods import noise2noise as n2n
+
+check_parameters(globals(), choices={"method": n2n.LOSSES, "noise": n2n.TRAIN_NOISE}, positive=("sigma", "lam"))
+
+# %%
 
 import torch
 
@@ -43,6 +52,7 @@ import repro
 import repro.evaluate
 from repro import data, noise as noises, protocols, report, runs
 from repro.device import resolve_budget, resolve_device
+from repro.notebook import announce
 from repro.evaluate import Validator
 from repro.methods import noise2noise as n2n
 from repro.models import UNet
@@ -52,10 +62,12 @@ from repro.train import TrainConfig
 
 dev = resolve_device(device)
 budget = resolve_budget(budget, dev)
-results = Path(results_dir) if results_dir else runs.default_results_dir()
+results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 hp = n2n.BUDGETS[budget]
 test_noise = noises.make(noise, sigma if noise == "gaussian" else lam)
-print(f"device={dev} budget={budget} test noise {test_noise.label}; hyper-parameters {hp}")
+announce("noise2noise", budget, dev, results, f"{method.upper()} training, then the Noise2Noise protocol",
+         iterations=hp["iterations"], methods=(method,))
+print(f"test noise {test_noise.label}; hyper-parameters {hp}")
 
 # %% [markdown]
 # ## Training data and schedule

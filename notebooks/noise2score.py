@@ -42,23 +42,35 @@ seed: int = 0  # seeds the fixed noisy training set, the crops and the AR-DAE pe
 results_dir: str = ""  # folder for run folders (empty means results/ of this repository)
 time_limit_min: float = 0.0  # pause each training after this many minutes, resumable (0 means no limit)
 
+# %% [markdown]
+# Every parameter is checked before any data is read or model built: a wrong value names the
+# parameter and the valid values, and a parameter this notebook does not have is refused.
+
+# %%
+from repro.notebook import check_parameters
+from repro.methods import noise2score as n2s
+
+check_parameters(globals(), positive=("sigma", "lam", "k"),
+                 choices={"noise": n2s.ANNEAL, "channels": (*n2s.TRAIN_SETS, "both"), "unknown": (*n2s.ESTIMATORS, "none"),
+                          "estimator": ("plain", "antithetic")})
+
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from pathlib import Path
 
 import repro
 import repro.evaluate
 from repro import data, metrics, protocols, runs
 from repro.claims import method_name
 from repro.device import resolve_budget, resolve_device
+from repro.notebook import announce
 from repro.methods import noise2score as n2s
 from repro.methods import noise2score_diagnosis as diag
 
 dev = resolve_device(device)
 budget = resolve_budget(budget, dev)
-results = Path(results_dir) if results_dir else runs.default_results_dir()
+results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 param = {"gaussian": sigma, "poisson": lam, "gamma": k}[noise]
 modes = ["color", "gray"] if channels == "both" else [channels]
 settings = [n2s.Setting(noise, param, mode) for mode in modes]
@@ -67,7 +79,9 @@ if estimator not in ("plain", "antithetic"):
 antithetic = estimator == "antithetic"
 base_method = n2s.PAPER + ("_antithetic" if antithetic else "")
 time_limit_s = time_limit_min * 60 or None
-print(f"device={dev} budget={budget} noise {settings[0].label}; colour modes {modes}")
+announce(n2s.PAPER, budget, dev, results, f"Noise2Score {settings[0].label}, {' and '.join(modes)} model(s)",
+         iterations=n2s.iterations_for(budget, 432), models=len(modes) * (2 if blind_model else 1),
+         methods=(base_method,))
 print("hyper-parameters:", n2s.BUDGETS[budget], "lr", n2s.LR, "betas", n2s.BETAS, "sigma_a", n2s.ANNEAL[noise])
 
 # %% [markdown]

@@ -31,17 +31,27 @@ seed: int = 0  # seeds the training rows (initial weights, crops, training noise
 results_dir: str = ""  # folder for run folders (empty: results/ of this repository)
 training: bool = True  # also train the N2N U-Net three ways for the training rows (about 30 CPU-minutes at budget cpu)
 
+# %% [markdown]
+# Every parameter is checked before any data is read or model built: a wrong value names the
+# parameter and the valid values, and a parameter this notebook does not have is refused.
+
 # %%
-from pathlib import Path
+from repro.notebook import check_parameters
+
+check_parameters(globals(), positive=("sigma",))
+
+# %%
 
 import repro
 from repro import noise, protocol_effects, protocols, report, runs
 from repro.device import resolve_budget, resolve_device
+from repro.notebook import announce
 
 dev = resolve_device(device)
 budget = resolve_budget(budget, dev)
-results = Path(results_dir) if results_dir else runs.default_results_dir()
+results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 source = runs.default_results_dir() / model_run
+announce("protocol", budget, dev, results, f"the protocol effects on {model_run}" + (" and three trainings" if training else ""))
 if (source / "model.pt").exists():
     denoiser, method = repro.load(source, device=dev), runs.Run(source).info["method"]
 elif budget == "smoke":

@@ -39,9 +39,18 @@ twin: bool = True  # also train the torch-autograd twin from the same weights wi
 sweep: bool = True  # also run the report's tables (batch, lr, channel factor, kernel) at the budget's sweep size
 threads: int = 1  # CPU threads for torch (1: the development machine's other core is busy; 0: torch's default)
 
+# %% [markdown]
+# Every parameter is checked before any data is read or model built: a wrong value names the
+# parameter and the valid values, and a parameter this notebook does not have is refused.
+
+# %%
+from repro.notebook import check_parameters
+
+check_parameters(globals(), positive=("sigma",), non_negative=("epochs", "batch_size", "lr", "n_pairs", "threads"),
+                 choices={"noise": ("gaussian", "poisson")})
+
 # %%
 from dataclasses import replace
-from pathlib import Path
 
 import pandas as pd
 import torch
@@ -49,6 +58,7 @@ from IPython.display import display
 
 from repro import noise as noises, runs
 from repro.device import resolve_budget, resolve_device
+from repro.notebook import announce
 from repro.scratch import COURSE, REPORTED_BEST_PSNR_DB, course_model, load
 from repro.scratch import data as scratch_data, experiment, results as sr
 
@@ -56,12 +66,14 @@ if threads:
     torch.set_num_threads(threads)
 dev = resolve_device(device)
 budget = resolve_budget(budget, dev)
-results = Path(results_dir) if results_dir else runs.default_results_dir()
+results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 b = experiment.BUDGETS[budget]
 noise_model = noises.make(noise, sigma)
 main = replace(COURSE, epochs=epochs or b.main_epochs, batch_size=batch_size or COURSE.batch_size,
                lr=lr or COURSE.lr, n_pairs=n_pairs or b.main_pairs)
-print(f"device={dev} budget={budget} threads={torch.get_num_threads()} noise {noise_model.label}")
+announce("scratch_n2n", budget, dev, results, f"the from-scratch N2N ({main.epochs} epochs of {main.n_pairs} pairs)"
+         + (", its torch twin" if twin else "") + (" and the report's sweep" if sweep else ""), methods=("scratch_n2n",))
+print(f"threads={torch.get_num_threads()} noise {noise_model.label}")
 print("budget:", b)
 print("main run:", main)
 

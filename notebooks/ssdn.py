@@ -38,9 +38,20 @@ seed: int = 0  # seeds the training crops and noise
 results_dir: str = ""  # folder for run folders (empty means results/ of this repository)
 time_limit_min: float = 0.0  # pause training (checkpointed) after this many minutes (0 means no limit)
 
+# %% [markdown]
+# Every parameter is checked before any data is read or model built: a wrong value names the
+# parameter and the valid values, and a parameter this notebook does not have is refused.
+
+# %%
+from repro.notebook import check_parameters
+from repro.methods import ssdn
+
+check_parameters(globals(), positive=("sigma",),
+                 choices={"method": ssdn.METHODS, "sigma_mode": ssdn.SIGMA_MODES,
+                          "train_sigma": [key.split("=")[1] for key in ssdn.TRAIN_NOISE]})
+
 # %%
 import dataclasses
-from pathlib import Path
 
 import torch
 
@@ -48,6 +59,7 @@ import repro
 import repro.evaluate
 from repro import data, noise as noises, protocols, report, runs
 from repro.device import resolve_budget, resolve_device
+from repro.notebook import announce
 from repro.evaluate import Validator
 from repro.methods import ssdn
 from repro.patches import PatchSampler
@@ -56,14 +68,16 @@ from repro.train import TrainConfig
 
 dev = resolve_device(device)
 budget = resolve_budget(budget, dev)
-results = Path(results_dir) if results_dir else runs.default_results_dir()
+results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 hp = ssdn.BUDGETS[budget]
 train_noise = ssdn.TRAIN_NOISE[f"sigma={train_sigma}"]
 test_noise = noises.Gaussian(sigma)
 blind_spot = method in ("ssdn", "ssdn_diag")
 sigma_known = sigma_mode == "known" or not blind_spot
 run_method = ssdn.method_name(method, sigma_known)
-print(f"device={dev} budget={budget} method={run_method} train noise {train_noise.label}, "
+announce(ssdn.PAPER, budget, dev, results, f"{run_method} training, then the SSDN protocol",
+         iterations=hp["iterations"], methods=(run_method,))
+print(f"method={run_method} train noise {train_noise.label}, "
       f"test noise {test_noise.label}; hyper-parameters {hp}")
 
 # %% [markdown]

@@ -45,8 +45,18 @@ device: str = "auto"  # auto | cpu | cuda
 seed: int = 0  # initial weights of every fit (noise seeds are fixed by the zs_n2n protocol)
 results_dir: str = ""  # folder for run folders (empty: results/ of this repository)
 
+# %% [markdown]
+# Every parameter is checked before any data is read or model built: a wrong value names the
+# parameter and the valid values, and a parameter this notebook does not have is refused.
+
 # %%
-from pathlib import Path
+from repro.notebook import check_parameters
+from repro import protocols
+
+check_parameters(globals(), positive=("sigma", "lam"), non_negative=("n_images", "n_crops", "n_reference"),
+                 choices={"noise": ("gaussian", "poisson"), "dataset": protocols.get("zs_n2n").datasets})
+
+# %%
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -54,19 +64,22 @@ import torch
 
 from repro import data, metrics, noise as noises, protocols, runs
 from repro.device import resolve_budget, resolve_device
+from repro.notebook import announce
 from repro.evaluate import noisy_input, summarize
 from repro.methods import zsn2n
 from repro.models.zsn2n import ZSN2NNet
 
 dev = resolve_device(device)
 budget = resolve_budget(budget, dev)
-results = Path(results_dir) if results_dir else runs.default_results_dir()
+results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 protocol = protocols.get("zs_n2n")
 test_noise = noises.make(noise, sigma if noise == "gaussian" else lam)
 steps = zsn2n.steps_for_budget(budget)
 if budget == "smoke":
     n_images, n_crops, n_reference = 1, min(n_crops, 1), min(n_reference, 1)
-print(f"device={dev} budget={budget} steps={steps} noise {test_noise.label}; "
+announce("zs_n2n", budget, dev, results, f"ZS-N2N fits ({steps} steps each) on {dataset} and the Kodak crop check",
+         methods=("zs-n2n",))
+print(f"noise {test_noise.label}; "
       f"fast path precision here: {zsn2n.fast_precision(dev)}; settings {zsn2n.PAPER}")
 
 # %% [markdown]

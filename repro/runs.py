@@ -41,8 +41,28 @@ HEARTBEAT_EVERY_S = 60.0
 STALE_AFTER_S = 15 * 60.0
 
 
+COMMITTED_RESULTS = REPO_ROOT / "results"
+SMOKE_RESULTS = REPO_ROOT / "build" / "smoke-results"  # git-ignored: smoke runs prove code, not numbers
+
+
 def default_results_dir() -> Path:
-    return Path(os.environ.get("REPRO_RESULTS", REPO_ROOT / "results"))
+    return Path(os.environ.get("REPRO_RESULTS", COMMITTED_RESULTS))
+
+
+def is_committed(results_dir: str | Path) -> bool:
+    """Whether ``results_dir`` is this repository's tracked results/ folder."""
+    return Path(results_dir).resolve() == COMMITTED_RESULTS.resolve()
+
+
+def results_dir_for(results_dir: str | Path | None, budget: str) -> Path:
+    """Where a run writes: ``results_dir`` when given, else the default, except that a ``smoke`` run never
+    goes into the committed results/ (it goes to build/smoke-results/).
+
+    >>> results_dir_for(None, "smoke") == SMOKE_RESULTS, results_dir_for("/tmp/r", "smoke")
+    (True, PosixPath('/tmp/r'))
+    """
+    root = Path(results_dir) if results_dir else default_results_dir()
+    return SMOKE_RESULTS if budget == "smoke" and is_committed(root) else root
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -95,6 +115,9 @@ class Run:
     def open(cls, results_dir: str | Path, paper: str, name: str, **info) -> "Run":
         if paper not in PAPERS + STUDIES:
             raise ValueError(f"paper must be one of {PAPERS + STUDIES}, got '{paper}'")
+        if info.get("budget") == "smoke" and is_committed(results_dir):
+            raise ValueError(f"a smoke run may not write into the committed {COMMITTED_RESULTS}: give another "
+                             f"results_dir (notebooks use {SMOKE_RESULTS} by default)")
         path = Path(results_dir) / paper / name
         previous = json.loads((path / "run.json").read_text()) if (path / "run.json").exists() else {}
         now = {**git_state(), **machine()}
@@ -250,8 +273,10 @@ if hasattr(os, "register_at_fork"):
 
 
 def all_runs(results_dir: str | Path | None = None) -> list[Run]:
+    """Every run folder; in the committed results/ never a smoke run (one left there by hand is skipped)."""
     root = Path(results_dir or default_results_dir())
-    return [Run(p.parent) for paper in PAPERS for p in sorted((root / paper).glob("*/run.json"))]
+    found = [Run(p.parent) for paper in PAPERS for p in sorted((root / paper).glob("*/run.json"))]
+    return [r for r in found if not (r.info.get("budget") == "smoke" and is_committed(root))]
 
 
 def summary(results_dir: str | Path | None = None) -> pd.DataFrame:
