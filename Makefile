@@ -6,8 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 MATHJAX := book/_mathjax/tex-chtml.js
-# CI and a fresh clone read the data from the mirror beside the checkout unless told otherwise.
-export REPRO_DATA_MIRROR ?= $(abspath ../shared/datasets)
+# CI and a fresh clone read the data from the mirror beside the checkout, where there is one, unless told
+# otherwise (a mirror that is named but missing is an error, so an absent one is left unnamed).
+export REPRO_DATA_MIRROR ?= $(if $(wildcard ../shared/datasets),$(abspath ../shared/datasets))
 
 .PHONY: install book test notebooks summary browser clean
 install: $(STAMP)

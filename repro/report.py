@@ -99,6 +99,7 @@ def run_infos(results_dir=None) -> list[dict]:
             continue
         info.setdefault("run", f"{path.parent.parent.name}/{path.parent.name}")
         info["_path"] = str(path.parent)
+        info["status"] = runs.Run(path.parent).state  # a killed "running" run reads "interrupted"
         out.append(info)
     return out
 

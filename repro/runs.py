@@ -28,7 +28,7 @@ import torch
 from .evaluate import read_per_image, summarize
 
 SUMMARY_COLUMNS = ["paper", "method", "noise", "param", "dataset", "protocol", "budget", "psnr_db", "ci95_db",
-                   "n_images", "iterations", "device", "train_wall_s", "run", "complete", "seed", "git_commit"]
+                   "n_images", "iterations", "device", "train_wall_s", "run", "complete", "status", "seed", "git_commit"]
 PAPERS = ("noise2noise", "ssdn", "noise2score", "zs_n2n", "scratch_n2n")
 STUDIES = ("protocol",)  # run folders that measure the protocol itself; not rows of summary.csv
 REPO_ROOT = Path(__file__).resolve().parent.parent

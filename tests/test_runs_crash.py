@@ -170,6 +170,10 @@ def test_a_run_killed_with_sigkill_reads_interrupted_in_the_summary(results_dir)
     assert run.state == "interrupted"
     (row,) = run.summary_rows()
     assert row["status"] == "interrupted" and row["complete"] is False and row["psnr_db"] == 22.5
+    assert runs.summary(results_dir).status.tolist() == ["interrupted"]  # repro summary's column
+    from repro import report
+
+    assert report.runs_table("noise2noise", results_dir).status.tolist() == ["interrupted"]  # the book's table
 
 
 def _write_info(run_dir, **changes):
