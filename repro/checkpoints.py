@@ -119,7 +119,8 @@ def load(path: str | Path, device: str | torch.device = "auto", precision: str =
     except OSError:
         raise
     except Exception as err:  # a file of another kind: pickle, zip and torch errors of many types
-        raise ValueError(f"{file} is not a model saved by repro ({type(err).__name__}: {err})") from err
+        raise ValueError(f"{file} is not a model saved by repro (torch.load cannot read it: not a PyTorch "
+                         "checkpoint, or a damaged one)") from err
     missing = [k for k in ("architecture", "arch_kwargs", "paper", "method", "state_dict")
                if not isinstance(saved, dict) or k not in saved]
     if missing:

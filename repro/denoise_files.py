@@ -45,6 +45,13 @@ ZS_N2N_NAMES = ("zs-n2n", "zsn2n", "zs_n2n")
 MAX_FIT_PIXELS = 1024 * 1024  # larger photos are fitted on random 1 MP windows (memory); see module doc
 
 
+def _say(message: str) -> None:
+    """A line on stderr that does not land on a progress bar's line (tqdm clears and redraws the bar)."""
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stderr)
+
+
 class DenoiseError(ValueError):
     """A problem with the request as a whole (bad method, output would overwrite an input): nothing is run."""
 
@@ -85,9 +92,17 @@ def read_file(path: str | Path) -> tuple[np.ndarray, dict]:
     suffix = path.suffix.lower()
     try:
         if suffix in (".tif", ".tiff"):
+            import logging
+
             import tifffile
 
-            pixels = np.asarray(tifffile.imread(path)).squeeze()
+            log = logging.getLogger("tifffile")  # it logs its own complaints about a damaged file; ours follows
+            level = log.level
+            log.setLevel(logging.ERROR)
+            try:
+                pixels = np.asarray(tifffile.imread(path)).squeeze()
+            finally:
+                log.setLevel(level)
             if pixels.ndim == 3 and pixels.shape[0] in (1, 2, 3, 4) and pixels.shape[-1] > 4:
                 pixels = np.moveaxis(pixels, 0, -1)  # planar (C, H, W) storage
             return _checked(pixels, path), {}
@@ -120,6 +135,8 @@ def _palette_is_gray(im) -> bool:
 
 
 def _checked(pixels: np.ndarray, path: Path) -> np.ndarray:
+    if pixels.size == 0:
+        raise UnreadableImage("cannot read it as an image (no pixels in it: an empty or damaged file)")
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     if pixels.ndim != 3 or pixels.shape[-1] not in (1, 2, 3, 4):
@@ -408,9 +425,9 @@ def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", 
             x, (low, scale) = to_unit(colour)
             if not noted and x.shape[1] == 1 and _model_channels(denoiser) == 3:
                 noted = True
-                print(f"note: {method} is a colour model: gray files go through it as three equal channels, "
-                      "averaged back to gray, which removes little noise (the same noise in every channel, "
-                      "unlike its training data); a model trained on gray images does better", file=sys.stderr)
+                _say(f"note: {method} is a colour model: gray files go through it as three equal channels, "
+                     "averaged back to gray, which removes little noise (the same noise in every channel, "
+                     "unlike its training data); a model trained on gray images does better")
             estimate = from_unit(denoise_array(denoiser, x), pixels.dtype, low, scale)
             if pixels.shape[-1] in (2, 4):  # alpha is not noise: copy it
                 estimate = np.concatenate([estimate, pixels[..., -1:]], axis=-1)
@@ -418,7 +435,7 @@ def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", 
             written += 1
         except (UnreadableImage, ValueError, OSError, RuntimeError) as err:
             failures.append((str(source), str(err)))
-            print(f"skipped {source}: {err}", file=sys.stderr)
+            _say(f"skipped {source}: {err}")
     note = f"; kept {len(kept)} existing output(s) (--overwrite replaces them)" if kept else ""
     print(f"denoised {written} of {len(files)} file(s) into {output}{note}", file=sys.stderr)
     return failures

@@ -306,3 +306,13 @@ def test_a_missing_input_does_not_take_the_name_of_a_real_one(inputs, tmp_path):
                              progress=False)
     assert failures == [(str(tmp_path / "gray.png"), "no such file")]
     assert (tmp_path / "out/gray.png").exists()
+
+
+def test_messages_during_the_run_get_their_own_line_not_the_progress_bars(inputs, tmp_path, capsys, caplog):
+    assert cli.main(["denoise", str(inputs / "broken.tif"), str(inputs / "gray.png"), "-o", str(tmp_path / "out"),
+                     "--steps", "2", "--device", "cpu"]) == 1
+    segments = [s for s in capsys.readouterr().err.replace("\r", "\n").split("\n") if s.strip()]
+    said = [s for s in segments if "skipped" in s]
+    assert len(said) == 1 and said[0].startswith(f"skipped {inputs / 'broken.tif'}: "), segments
+    assert said[0].endswith("cannot read it as an image (no pixels in it: an empty or damaged file)"), said
+    assert not [r for r in caplog.records if r.name.startswith("tifffile")]  # only our message about it

@@ -129,3 +129,12 @@ def test_bit_depth_and_alpha_survive_a_trained_model(crops, tmp_path):
         result = read_file(tmp_path / "out" / name)[0]
         assert result.shape == rgb16.shape[:2] + (channels,) and result.dtype == np.uint8, name
         assert np.array_equal(result[..., -1:], alpha), name  # alpha copied, not denoised
+
+
+def test_a_file_that_is_no_checkpoint_is_named_plainly(crops, tmp_path, capsys):
+    folder, _ = crops
+    assert cli.main(["denoise", str(folder / "gray.png"), "-o", str(tmp_path / "out"), "--method",
+                     str(folder / "colour.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"repro denoise: error: {folder / 'colour.png'} is not a model saved by repro "
+                   "(torch.load cannot read it: not a PyTorch checkpoint, or a damaged one)")
