@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
+from ..evaluate import read_per_image
 from ..runs import default_results_dir
 from .course import COURSE, REPORTED_BEST_PSNR_DB, SWEEP_TABLES
 
@@ -51,7 +52,7 @@ def curve(run: str, results_dir=None) -> pd.DataFrame:
 
 
 def per_image(run: str, results_dir=None) -> pd.DataFrame:
-    return pd.read_csv(_root(results_dir) / PAPER / run / "per_image.csv", dtype={"image": str})
+    return read_per_image(_root(results_dir) / PAPER / run / "per_image.csv")  # without a line torn by a crash
 
 
 def last_epoch_psnr(run: str, results_dir=None) -> tuple[float, float, int]:
