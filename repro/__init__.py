@@ -1,6 +1,6 @@
 """repro: five self-supervised denoising papers re-implemented under one evaluation protocol.
 
-Submodules are imported on first use, so reading results (``repro.report``) does not pay for torch.
+Submodules are imported on first use; the list of papers is :mod:`repro.papers`.
 
 >>> import repro
 >>> callable(repro.load)
@@ -8,7 +8,7 @@ True
 """
 from importlib import import_module
 
-__all__ = ["data", "metrics", "noise", "protocols", "evaluate", "runs", "report", "claims", "protocol_effects",
+__all__ = ["data", "metrics", "noise", "papers", "protocols", "evaluate", "runs", "report", "claims", "protocol_effects",
            "Denoiser", "load"]
 __version__ = "0.1.0"
 _FROM_CHECKPOINTS = ("Denoiser", "load")

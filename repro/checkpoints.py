@@ -2,18 +2,18 @@
 
 ``repro.load(path)`` takes a run folder (it reads ``model.pt`` there) or a checkpoint file and returns a
 :class:`Denoiser`: a callable from a noisy float tensor (N, C, H, W) on the [0, 1] scale to the denoised
-tensor. A method whose output is not simply the network's (SSDN's posterior mean, Noise2Score's Tweedie
-step) provides ``make_denoiser(model, **inference)`` in its module ``repro.methods.<paper>``.
+tensor. A paper whose output is not simply the network's (SSDN's posterior mean, Noise2Score's Tweedie
+step) names its ``make_denoiser(model, method=..., **inference)`` in the paper registry (:mod:`repro.papers`).
 """
 from __future__ import annotations
 
-import importlib
 import os
 import tempfile
 from pathlib import Path
 
 import torch
 
+from . import papers
 from .device import resolve_device
 from .train import autocast
 
@@ -21,17 +21,13 @@ MODEL_FILE = "model.pt"
 
 
 def _architectures() -> dict:
-    from .models import unet
+    """Every network a ``model.pt`` can name, by its lower-cased class name."""
+    from .models.blindspot import BlindSpotUNet, SSDNNetwork
+    from .models.n2s_unet import SharedWeightUNet
+    from .models.unet import UNet
+    from .models.zsn2n import ZSN2NNet
 
-    found = {"unet": unet.UNet}
-    for module, names in (("blindspot", ("BlindSpotUNet", "SSDNNetwork")), ("zsn2n", ("ZSN2NNet",)),
-                          ("n2s_unet", ("SharedWeightUNet",))):
-        try:
-            mod = importlib.import_module(f"repro.models.{module}")
-        except ImportError:
-            continue
-        found.update({n.lower(): getattr(mod, n) for n in names if hasattr(mod, n)})
-    return found
+    return {cls.__name__.lower(): cls for cls in (UNet, BlindSpotUNet, SSDNNetwork, ZSN2NNet, SharedWeightUNet)}
 
 
 def save_model(path: str | Path, model: torch.nn.Module, architecture: str, arch_kwargs: dict, paper: str,
@@ -71,13 +67,8 @@ class Denoiser:
         self.model = model.to(self.device).eval()
         self.paper, self.method, self.precision, self.info = paper, method, precision, info or {}
         self.inference = inference or {}
-        self._apply = self.model
-        try:
-            module = importlib.import_module(f"repro.methods.{paper}")
-        except ImportError:
-            module = None
-        if module is not None and hasattr(module, "make_denoiser"):
-            self._apply = module.make_denoiser(self.model, method=method, **self.inference)
+        rule = papers.get(paper).inference  # an unknown paper is an error, never the raw network's output
+        self._apply = rule(self.model, method=method, **self.inference) if rule else self.model
 
     @property
     def in_channels(self) -> int | None:

@@ -47,6 +47,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import papers
 from .runs import REPO_ROOT, default_results_dir, write_atomic
 
 COLUMNS = ["paper", "method", "noise", "param", "dataset", "psnr_db", "table", "sigma_known", "source",
@@ -54,12 +55,7 @@ COLUMNS = ["paper", "method", "noise", "param", "dataset", "psnr_db", "table", "
 KEY = ["paper", "method", "noise", "param", "dataset"]
 DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "claims" / "claims.csv"
 
-PAPERS = {  # a prefix of the source file's ``paper`` field -> our paper name
-    "Noise2Noise (Lehtinen": "noise2noise",
-    "High-Quality Self-Supervised Deep Image Denoising (Laine": "ssdn",
-    "Noise2Score (Kim & Ye": "noise2score",
-    "Noise2Void (Krull": "noise2void",
-}
+PAPERS = {p.claims_prefix: p.name for p in papers.PAPERS if p.claims_prefix}  # source `paper` prefix -> ours
 DATASETS = {"Kodak": "kodak24", "BSD300": "bsd300_test", "Set14": "set14", "CBSD68": "cbsd68",
             "Set12": "set12", "BSD68": "bsd68"}
 NOISES = {"gaussian": "gaussian", "gaussian (grayscale)": "gaussian", "poisson": "poisson", "gamma": "gamma",

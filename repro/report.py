@@ -37,16 +37,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import claims as claims_mod
-from . import runs
+from . import papers, runs
 
-PAPER_TITLES = {
-    "noise2noise": "Noise2Noise (Lehtinen et al., ICML 2018)",
-    "ssdn": "High-Quality Self-Supervised Deep Image Denoising (Laine et al., NeurIPS 2019)",
-    "noise2score": "Noise2Score (Kim & Ye, NeurIPS 2021)",
-    "zs_n2n": "Zero-Shot Noise2Noise (Mansour & Heckel, CVPR 2023)",
-    "scratch_n2n": "Noise2Noise from scratch (our hand-written framework)",
-    "noise2void": "Noise2Void (Krull et al., CVPR 2019)",
-}
+PAPER_TITLES = {p.name: p.title for p in papers.PAPERS if not p.study}
 # Column headers as the book shows them.
 LABELS = {
     "paper": "paper", "method": "method", "noise": "noise", "param": "parameter", "dataset": "data set",

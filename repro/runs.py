@@ -25,12 +25,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from . import papers
 from .evaluate import read_per_image, summarize
 
 SUMMARY_COLUMNS = ["paper", "method", "noise", "param", "dataset", "protocol", "budget", "psnr_db", "ci95_db",
                    "n_images", "iterations", "device", "train_wall_s", "run", "complete", "status", "seed", "git_commit"]
-PAPERS = ("noise2noise", "ssdn", "noise2score", "zs_n2n", "scratch_n2n")
-STUDIES = ("protocol",)  # run folders that measure the protocol itself; not rows of summary.csv
+PAPERS = tuple(p.name for p in papers.with_results())  # results/<paper>/ folders, from the one registry
+STUDIES = tuple(p.name for p in papers.studies())  # run folders that measure the protocol itself; not summary rows
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # While a run is open its process rewrites the "heartbeat" of run.json every minute from a background thread:
 # one small file write a minute is free next to any training step, and a thread keeps beating through loops

@@ -89,8 +89,8 @@ def test_denoiser_names_the_channels_of_its_network():
     assert repro.load(GRAY_RUN, device="cpu").in_channels == 1
     from repro.models.zsn2n import ZSN2NNet
 
-    assert Denoiser(ZSN2NNet(channels=1), paper="none", method="none", device="cpu").in_channels == 1
-    assert Denoiser(torch.nn.Conv2d(2, 2, 3), paper="none", method="none", device="cpu").in_channels == 2
+    assert Denoiser(ZSN2NNet(channels=1), paper="zs_n2n", method="zs-n2n", device="cpu").in_channels == 1
+    assert Denoiser(torch.nn.Conv2d(2, 2, 3), paper="zs_n2n", method="zs-n2n", device="cpu").in_channels == 2
     with pytest.raises(ValueError, match="takes 3-channel images, got 1"):
         repro.load(COLOUR_RUN, device="cpu")(torch.rand(1, 1, 8, 8))
 

@@ -1,0 +1,76 @@
+"""The one list of papers this report reproduces, and what the rest of the package needs to know of each.
+
+A :class:`Paper` names its results folder (``results/<name>/``), the evaluation protocol it is scored
+under, the methods its run folders hold, how the shared claims file names it, its book chapter, and its
+**inference rule**: ``make_denoiser(model, method=..., **inference)``, the object that turns a saved
+network into a denoiser (SSDN's posterior mean, Noise2Score's Tweedie step); ``None`` when the network's
+output is the estimate. Run folders, the claims join, the report, :func:`repro.load`, the CLI and the
+tests read this list; adding a paper is one entry here.
+
+>>> get("noise2score").inference.__module__
+'repro.methods.noise2score'
+>>> [p.name for p in with_results()]
+['noise2noise', 'ssdn', 'noise2score', 'zs_n2n', 'scratch_n2n']
+>>> get("noise2vo1d")
+Traceback (most recent call last):
+...
+KeyError: "unknown paper 'noise2vo1d'; known: noise2noise, ssdn, noise2score, zs_n2n, scratch_n2n, noise2void, protocol"
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .methods import noise2score, ssdn
+
+
+@dataclass(frozen=True)
+class Paper:
+    name: str  # results/<name>/, run.json "paper", the book chapter's file name
+    title: str
+    protocol: str | None  # repro.protocols name its runs are scored under
+    methods: tuple[str, ...]  # the methods of its own tables (diagnostic variants add others); claims use these names
+    claims_prefix: str | None = None  # how the shared claims file's `paper` field starts for it
+    inference: Callable | None = None  # make_denoiser(model, method=..., **inference); None: the output as is
+    has_results: bool = True  # False: claims only (its runs are filed under another paper)
+    study: bool = False  # run folders that measure the protocol itself, not a paper's rows of the summary
+
+    @property
+    def chapter(self) -> str | None:
+        return self.name if self.has_results and not self.study else None
+
+
+PAPERS: tuple[Paper, ...] = (
+    Paper("noise2noise", "Noise2Noise (Lehtinen et al., ICML 2018)", "noise2noise",
+          ("n2n", "n2c", "bm3d", "anscombe_bm3d"), claims_prefix="Noise2Noise (Lehtinen"),
+    Paper("ssdn", "High-Quality Self-Supervised Deep Image Denoising (Laine et al., NeurIPS 2019)", "ssdn",
+          ("ssdn", "ssdn_unknown_sigma", "ssdn_diag", "ssdn_mu", "n2c", "n2n", "n2v"),
+          claims_prefix="High-Quality Self-Supervised Deep Image Denoising (Laine", inference=ssdn.make_denoiser),
+    Paper("noise2score", "Noise2Score (Kim & Ye, NeurIPS 2021)", "noise2score",
+          ("noise2score", "noise2score_unknown_sigma", "bm3d"), claims_prefix="Noise2Score (Kim & Ye",
+          inference=noise2score.make_denoiser),
+    Paper("zs_n2n", "Zero-Shot Noise2Noise (Mansour & Heckel, CVPR 2023)", "zs_n2n", ("zs-n2n",)),
+    Paper("scratch_n2n", "Noise2Noise from scratch (our hand-written framework)", None,
+          ("scratch_n2n", "torch_twin_n2n")),
+    Paper("noise2void", "Noise2Void (Krull et al., CVPR 2019)", "ssdn", ("n2v",), claims_prefix="Noise2Void (Krull",
+          has_results=False),
+    Paper("protocol", "The evaluation protocol's own effects", "noise2noise", ("n2n",), study=True),
+)
+_BY_NAME = {p.name: p for p in PAPERS}
+
+
+def get(name: str) -> Paper:
+    """The registered paper ``name``; a KeyError naming the known ones otherwise."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown paper '{name}'; known: {', '.join(_BY_NAME)}") from None
+
+
+def with_results() -> list[Paper]:
+    """Papers with a results folder of their own and a row in the summary, in the book's order."""
+    return [p for p in PAPERS if p.has_results and not p.study]
+
+
+def studies() -> list[Paper]:
+    return [p for p in PAPERS if p.study]
