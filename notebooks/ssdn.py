@@ -120,7 +120,7 @@ print(f"{sum(p.numel() for p in model.parameters()):,} parameters; {len(train_im
 # image of one set and one realisation, only to prove the pipeline runs.
 
 # %%
-protocol = dataclasses.replace(protocols.get("ssdn"), pad_multiple=1)
+protocol = protocols.get("ssdn")  # pad_multiple=1: reflect padding would leak the blind-spot pixel
 if hp["eval_repeats"] is not None:
     protocol = dataclasses.replace(protocol, repeats={name: hp["eval_repeats"] for name in protocol.datasets})
 run_name = (f"{method}_{sigma_mode}" if blind_spot else method) + f"_sigma{train_sigma}_{budget}_seed{seed}"

@@ -91,10 +91,8 @@ def evaluate(
             clean = protocol.prepare(image.pixels, name)
             noisy = noisy_input(protocol, noise, clean, name, index, repeat)
             start = time.perf_counter()
-            h, w = noisy.shape[-2:]
-            padded = pad_reflect(noisy, protocol.pad_multiple) if protocol.pad_multiple > 1 else noisy
             with torch.no_grad():
-                estimate = denoiser(padded.to(device)).float().cpu()[..., :h, :w]
+                estimate = apply(denoiser, protocol, noisy.to(device)).float().cpu()
             seconds = time.perf_counter() - start
             value = float(metrics.psnr(estimate, clean, protocol.psnr)[0])
             row = {"dataset": name, "image": image.name, "repeat": repeat, "psnr_db": value,
@@ -114,6 +112,13 @@ def evaluate(
 
 
 REQUIRED = ("dataset", "image", "repeat", "psnr_db")  # what summarize() and a resume need of every row
+
+
+def apply(denoiser, protocol: Protocol, noisy: torch.Tensor) -> torch.Tensor:
+    """The denoiser on ``noisy`` as the protocol runs it: reflect-padded to ``pad_multiple``, cropped back."""
+    h, w = noisy.shape[-2:]
+    padded = pad_reflect(noisy, protocol.pad_multiple) if protocol.pad_multiple > 1 else noisy
+    return denoiser(padded)[..., :h, :w]
 
 
 def read_per_image(path: str | Path, repair: bool = False) -> pd.DataFrame:

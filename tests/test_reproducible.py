@@ -87,7 +87,7 @@ def test_ssdn_modes_and_noise2void_runs_repeat_bit_for_bit(method, sigma_mode, i
         model, architecture, arch_kwargs = ssdn.build(method, sigma_mode, iterations=3)
         sampler = PatchSampler(images, 32, noise.Gaussian(25), copies=1, seed=7)
         protocol = protocols.get("ssdn")
-        protocol = type(protocol)(**{**protocol.__dict__, "pad_multiple": 1, "repeats": {"set12": 1}})
+        protocol = type(protocol)(**{**protocol.__dict__, "repeats": {"set12": 1}})
         known = sigma_mode == "known"
         inference = {"channels": 3, "covariance": "full" if method == "ssdn" else None,  # as notebooks/ssdn.py
                      "sigma": 25 if known and method == "ssdn" else None, "tile": None, "margin": 0}

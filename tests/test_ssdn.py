@@ -40,14 +40,28 @@ def test_the_output_at_a_pixel_never_depends_on_that_pixel(shape):
 
 
 def test_reflect_padding_before_the_network_would_break_the_blind_spot():
-    # Why the network zero-pads and the notebook turns the protocol's reflect padding off: a mirrored
-    # copy of the pixel lands in the half-plane one rotated branch sees.
+    # Why the network zero-pads and the ssdn protocol does no reflect padding: a mirrored copy of the
+    # pixel lands in the half-plane one rotated branch sees.
     torch.manual_seed(0)
     net = BlindSpotUNet(3, 9).double()
     x = torch.rand(1, 3, 45, 38, dtype=torch.float64)
     through_reflection = lambda t: net(pad_reflect(t, 32))[..., :45, :38]  # noqa: E731
     assert input_gradient(through_reflection, x, 22, 19)[22, 19] > 0
     assert input_gradient(net, x, 22, 19)[22, 19] == 0
+
+
+def test_the_ssdn_protocol_evaluates_a_blind_spot_network_without_a_leak():
+    # Every caller of evaluate() with the ssdn protocol gets this, not only the notebook (it used to set
+    # pad_multiple=1 itself while the protocol said 32; with 32 the first assertion fails).
+    from repro import protocols
+    from repro.evaluate import apply
+
+    torch.manual_seed(0)
+    net = BlindSpotUNet(3, 9).double()
+    x = torch.rand(1, 3, 45, 38, dtype=torch.float64)
+    through_protocol = lambda t: apply(net, protocols.get("ssdn"), t)  # noqa: E731
+    for i, j in [(22, 19), (44, 37), (0, 0)]:
+        assert input_gradient(through_protocol, x, i, j)[i, j] == 0
 
 
 def test_tiled_inference_is_the_network_on_each_tile_and_stays_blind():
