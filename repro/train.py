@@ -12,7 +12,11 @@ called before every step, so a resumed run follows the same schedule. What it ad
 * a progress bar with loss and ETA, a training curve (``curve.csv``) with periodic validation PSNR;
 * checkpoints that resume exactly: model, optimiser, RNG state and curve are saved together, and a
   resumed run ends with the same weights as an uninterrupted one (tests/test_train.py);
-* a non-finite loss stops the run with a clear error.
+* a non-finite loss stops the run with a clear error;
+* ``max_steps``: the configuration's schedule (ramps over ``config.iterations``) stopped after that many
+  steps, with a last curve row and validation there: a ``paper`` configuration run briefly (pipeline);
+* several devices under ``torchrun --nproc_per_node=N`` (repro.distributed): each rank draws the global
+  batch from the same seeded stream and trains on its slice, gradients are averaged, rank 0 writes.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from typing import Callable
 
 import torch
 
+from . import distributed
 from .progress import progress_bar
 
 PRECISIONS = ("fp32", "bf16")
@@ -133,6 +138,7 @@ class TrainResult:
     wall_s: float
     final_loss: float
     stopped_early: bool
+    truncated: bool = False  # ended by max_steps, not by config.iterations
 
 
 def _save_atomic(obj, path: Path) -> None:
@@ -152,15 +158,25 @@ def train(
     stop_at: int | None = None,
     time_limit_s: float | None = None,
     progress: bool = True,
+    max_steps: int | None = None,
 ) -> TrainResult:
     """Train ``model`` in place, resuming from ``run_dir/checkpoint.pt`` when one is there.
 
     ``stop_at`` / ``time_limit_s`` end this session early (after a checkpoint), e.g. before a hard
-    session limit; calling ``train`` again continues from there.
+    session limit; calling ``train`` again continues from there. ``max_steps`` ends the run itself after
+    that many steps of the ``config.iterations`` schedule (``truncated``), logging and validating there.
+
+    Under torchrun (several ranks) ``config.batch_size`` is the global batch; see :mod:`repro.distributed`.
     """
-    device = torch.device(device)
+    device = distributed.setup(device)
+    ranks, main = distributed.world_size(), distributed.is_main()
+    if ranks > 1:
+        rows = distributed.rank_slice(config.batch_size)  # refuses a batch that does not split evenly
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_path, curve_path = run_dir / "checkpoint.pt", run_dir / "curve.csv"
     fmt = memory_format(device)
     model.to(device).to(memory_format=fmt)
@@ -176,19 +192,25 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         start_iter, elapsed, curve = state["iteration"], state["elapsed_s"], state["curve"]
+    if ranks > 1:
+        distributed.broadcast_parameters(model)  # equal already (seeded or the same checkpoint): made sure
 
     def checkpoint(iteration: int, seconds: float) -> None:
+        if not main:  # rank 0 alone writes; every rank holds the same weights, optimiser and generator state
+            return
+        extra = {"world_size": ranks} if ranks > 1 else {}
         _save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                       "generator": generator.get_state(), "iteration": iteration, "elapsed_s": seconds,
-                      "curve": curve, "config": asdict(config)}, ckpt_path)
+                      "curve": curve, "config": asdict(config), **extra}, ckpt_path)
         _write_curve(curve, curve_path)
 
     t0 = time.perf_counter() - elapsed
     session_t0 = time.perf_counter()
     running, count, last_loss = 0.0, 0, float("nan")
-    end = config.iterations if stop_at is None else min(stop_at, config.iterations)
-    bar = progress_bar(range(start_iter, end), desc="train", initial=start_iter, total=config.iterations,
-                       disable=not progress)
+    last = config.iterations if max_steps is None else min(max_steps, config.iterations)  # the run's last step
+    end = last if stop_at is None else min(stop_at, last)  # this session's
+    bar = progress_bar(range(start_iter, end), desc="train", initial=start_iter, total=last,
+                       disable=not progress or not main)
     done = start_iter
     model.train()
     for iteration in bar:
@@ -196,37 +218,51 @@ def train(
             group["lr"] = learning_rate(config, iteration)
         if hasattr(loss_fn, "set_iteration"):  # a loss with its own schedule (Noise2Score's annealed σ_a)
             loss_fn.set_iteration(iteration, config.iterations)
-        batch = sampler.sample(config.batch_size, generator).to(device, fmt)
+        if ranks == 1:
+            batch = sampler.sample(config.batch_size, generator).to(device, fmt)
+            loss_generator = generator
+        else:  # the global batch, as one process would draw it, from the same stream on every rank; keep our rows
+            batch = distributed.take(sampler.sample(config.batch_size, generator), rows).to(device, fmt)
+            loss_generator = distributed.loss_generator(config.seed, iteration)
         with autocast(device, config.precision):
-            loss = loss_fn(model, batch, generator)
-        if not torch.isfinite(loss):
+            loss = loss_fn(model, batch, loss_generator)
+        if ranks > 1:  # every rank sees the mean loss and the same stop decision (else one would wait forever)
+            over_time = time_limit_s is not None and time.perf_counter() - session_t0 > time_limit_s
+            loss_value, over_time = distributed.agree(loss, over_time)
+        if not torch.isfinite(loss) or (ranks > 1 and not math.isfinite(loss_value)):
             raise NonFiniteLoss(f"loss became {loss.item()} at iteration {iteration}; the last checkpoint "
                                 f"({ckpt_path}) is intact. Lower the learning rate or check the data/noise range.")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if ranks > 1:
+            distributed.average_gradients(model)
         optimizer.step()
-        last_loss = float(loss.detach())
+        last_loss = float(loss.detach()) if ranks == 1 else loss_value
         running, count = running + last_loss, count + 1
         done = iteration + 1
-        if done % config.log_every == 0 or done == config.iterations:
+        final = done == config.iterations or (max_steps is not None and done == last)
+        if done % config.log_every == 0 or final:
             row = {"iteration": done, "loss": running / count, "lr": learning_rate(config, iteration),
                    "elapsed_s": round(time.perf_counter() - t0, 2), "val_psnr_db": float("nan")}
             running, count = 0.0, 0
-            if validate is not None and (done % config.val_every == 0 or done == config.iterations):
+            if validate is not None and main and (done % config.val_every == 0 or final):
                 model.eval()
                 row["val_psnr_db"] = float(validate(model))
                 model.train()
             curve.append(row)
             bar.set_postfix(loss=f"{row['loss']:.5f}", val=f"{row['val_psnr_db']:.2f}")
-        over_time = time_limit_s is not None and time.perf_counter() - session_t0 > time_limit_s
+        if ranks == 1:
+            over_time = time_limit_s is not None and time.perf_counter() - session_t0 > time_limit_s
         if done % config.checkpoint_every == 0 or done == end or over_time:
             checkpoint(done, time.perf_counter() - t0)
         if over_time:
             break
     bar.close()
     model.eval()
+    distributed.barrier()  # the last checkpoint is on disk before any rank goes on
+    truncated = max_steps is not None and done == last < config.iterations
     return TrainResult(iterations=done, wall_s=time.perf_counter() - t0, final_loss=last_loss,
-                       stopped_early=done < config.iterations)
+                       stopped_early=done < last, truncated=truncated)
 
 
 def _write_curve(curve: list[dict], path: Path) -> None:
