@@ -45,59 +45,31 @@ from repro.methods import noise2noise as n2n
 check_parameters(globals(), choices={"method": n2n.LOSSES, "noise": n2n.TRAIN_NOISE}, positive=("sigma", "lam"))
 
 # %%
-
-import torch
-
 import repro
 import repro.evaluate
-from repro import data, noise as noises, protocols, report, runs
+from repro import data, protocols, report, runs
 from repro.device import resolve_budget, resolve_device
+from repro.experiments import noise2noise as recipe
 from repro.notebook import announce
-from repro.evaluate import Validator
-from repro.methods import noise2noise as n2n
-from repro.models import UNet
-from repro.patches import PatchSampler
-from repro.pipeline import train_and_evaluate
-from repro.train import TrainConfig
 
 dev = resolve_device(device)
 budget = resolve_budget(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 hp = n2n.BUDGETS[budget]
-test_noise = noises.make(noise, sigma if noise == "gaussian" else lam)
+test_noise = recipe.test_noise(noise, sigma, lam)
 announce("noise2noise", budget, dev, results, f"{method.upper()} training, then the Noise2Noise protocol",
          iterations=hp["iterations"], methods=(method,))
 print(f"test noise {test_noise.label}; hyper-parameters {hp}")
 
 # %% [markdown]
-# ## Training data and schedule
-# The paper trained on ~50k ImageNet validation images; offline we use CBSD432 without the 32 scenes that
-# belong to BSD300's test split (400 images). Each noisy copy draws its own noise level from the range.
-
-# %%
-train_images = [im.pixels for im in data.load(n2n.TRAIN_SET, exclude=n2n.TRAIN_EXCLUDE)][: hp["train_images"]]
-sampler = PatchSampler(train_images, hp["patch_size"], n2n.training_noise(noise), copies=2, seed=seed)
-config = TrainConfig(iterations=hp["iterations"], batch_size=hp["batch_size"], lr=n2n.LR, betas=n2n.BETAS,
-                     rampdown_fraction=hp["rampdown_fraction"], precision=precision, seed=seed,
-                     val_every=hp["val_every"], checkpoint_every=max(hp["val_every"], 10),
-                     log_every=min(50, hp["val_every"]))
-validator = Validator("kodak24", test_noise, n_images=4, crop=256)
-print(len(train_images), "training images;", sampler.label)
-
-# %% [markdown]
 # ## Train and evaluate
+# `repro.experiments.noise2noise.train`: the paper trained on ~50k ImageNet validation images; offline we
+# use CBSD432 without the 32 scenes that belong to BSD300's test split (400 images). Each noisy copy draws
+# its own noise level from the range. Validation on four fixed 256×256 Kodak crops, for monitoring only.
 
 # %%
-run_name = f"{method}_{noise}_{budget}_seed{seed}"
-run = train_and_evaluate(
-    results_dir=results, paper="noise2noise", run_name=run_name, method=method, model=UNet(3),
-    architecture="unet", arch_kwargs={"in_channels": 3}, loss_fn=n2n.LOSSES[method](), sampler=sampler,
-    config=config, protocol=protocols.get("noise2noise"), eval_noise=test_noise, budget=budget, device=dev,
-    params={"method": method, "noise": noise, "sigma": sigma, "lam": lam, "precision": precision,
-            "train_set": f"{n2n.TRAIN_SET} minus {n2n.TRAIN_EXCLUDE} ({len(train_images)} images)",
-            "train_noise": n2n.training_noise(noise).label, **hp},
-    validate=validator, eval_images=hp["eval_images"], time_limit_s=time_limit_min * 60 or None,
-)
+run = recipe.train(method, noise, sigma, lam, budget=budget, device=dev, results_dir=results, precision=precision,
+                   seed=seed, time_limit_s=time_limit_min * 60 or None)
 run.path
 
 # %% [markdown]

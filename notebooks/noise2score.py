@@ -66,7 +66,7 @@ from repro.claims import method_name
 from repro.device import resolve_budget, resolve_device
 from repro.notebook import announce
 from repro.methods import noise2score as n2s
-from repro.methods import noise2score_diagnosis as diag
+from repro.experiments import noise2score as recipe, noise2score_diagnosis as diag
 
 dev = resolve_device(device)
 budget = resolve_budget(budget, dev)
@@ -93,7 +93,7 @@ print("hyper-parameters:", n2s.BUDGETS[budget], "lr", n2s.LR, "betas", n2s.BETAS
 # %%
 trained = {}
 for setting in settings:
-    run = n2s.train_setting(setting, results_dir=results, budget=budget, device=dev, seed=seed,
+    run = recipe.train_setting(setting, results_dir=results, budget=budget, device=dev, seed=seed,
                             method=base_method, antithetic=antithetic, time_limit_s=time_limit_s)
     trained[setting.channels] = run
     print(setting.channels, run.path, run.info["status"])
@@ -112,13 +112,13 @@ if noise == "gaussian" and unknown != "none":
     method = method_name(base_method, noise, known=False)
     for setting in settings:
         if blind_model:
-            run = n2s.train_setting(setting, results_dir=results, budget=budget, device=dev, seed=seed,
+            run = recipe.train_setting(setting, results_dir=results, budget=budget, device=dev, seed=seed,
                                     method=method, blind=True, estimate=unknown, antithetic=antithetic,
                                     time_limit_s=time_limit_s)
         elif setting.channels in complete:
             base = complete[setting.channels]
             scorer = n2s.ScoreDenoiser(repro.load(base.path, device=dev).model, noise, param, estimate=unknown)
-            run = n2s.evaluate_with(base, diag.variant_run_name(base.path.name, method, base_method), method, scorer,
+            run = recipe.evaluate_with(base, diag.variant_run_name(base.path.name, method, base_method), method, scorer,
                                     results_dir=results, device=dev, n_images=n2s.BUDGETS[budget]["eval_images"],
                                     params={"estimator": n2s.ESTIMATORS[unknown], "score_model": base.info["run"]})
             est = pd.Series(scorer.estimates)

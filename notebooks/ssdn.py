@@ -51,91 +51,44 @@ check_parameters(globals(), positive=("sigma",),
                           "train_sigma": [key.split("=")[1] for key in ssdn.TRAIN_NOISE]})
 
 # %%
-import dataclasses
-
 import torch
 
 import repro
 import repro.evaluate
-from repro import data, noise as noises, protocols, report, runs
+from repro import data, report, runs
 from repro.device import resolve_budget, resolve_device
+from repro.experiments import ssdn as recipe
 from repro.notebook import announce
-from repro.evaluate import Validator
-from repro.methods import ssdn
-from repro.patches import PatchSampler
-from repro.pipeline import train_and_evaluate
-from repro.train import TrainConfig
 
 dev = resolve_device(device)
 budget = resolve_budget(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 hp = ssdn.BUDGETS[budget]
-train_noise = ssdn.TRAIN_NOISE[f"sigma={train_sigma}"]
-test_noise = noises.Gaussian(sigma)
-blind_spot = method in ("ssdn", "ssdn_diag")
-sigma_known = sigma_mode == "known" or not blind_spot
-run_method = ssdn.method_name(method, sigma_known)
+setting = recipe.Setting(method, sigma_mode, train_sigma, sigma)
+blind_spot, sigma_known, run_method, test_noise = (setting.blind_spot, setting.sigma_known, setting.run_method,
+                                                   setting.test_noise)
 announce(ssdn.PAPER, budget, dev, results, f"{run_method} training, then the SSDN protocol",
          iterations=hp["iterations"], methods=(run_method,))
-print(f"method={run_method} train noise {train_noise.label}, "
+print(f"method={run_method} train noise {setting.train_noise.label}, "
       f"test noise {test_noise.label}; hyper-parameters {hp}")
 
 # %% [markdown]
-# ## Network, loss and training data
-# The paper trained on 44k ImageNet validation images; offline we use CBSD432 without the 32 scenes that
-# belong to BSD300's test split (400 images), 256×256 crops at the `paper` budget. Noise is drawn fresh
-# for every batch and never clipped. With σ known the network is given the training σ; otherwise it
-# learns σ (one global value, or per image with a second network). The global value is scaled so that
-# a run shorter than the paper's 500k steps can move it as far as the paper's schedule could
-# (`ssdn.global_noise_scale`; 1 at the `paper` budget): otherwise 3000 Adam steps could not take it
-# beyond 9.4/255.
-
-# %%
-model, architecture, arch_kwargs = ssdn.build(method, sigma_mode if blind_spot else "known", iterations=hp["iterations"])
-loss_fn = ssdn.loss_for(method, sigma_mode if blind_spot else "known",
-                        None if isinstance(train_noise.sigma, tuple) else train_noise.sigma)
-covariance = {"ssdn": "full", "ssdn_diag": "diagonal"}.get(method)
-inference = {"channels": 3, "covariance": covariance, "sigma": sigma if sigma_known and blind_spot else None,
-             # small training crops: every blind-spot network (ssdn_mu too) denoises in tiles of that size
-             "tile": hp["inference_tile"] if method.startswith("ssdn") else None}
-inference["margin"] = hp["inference_margin"] if inference["tile"] else 0  # tiles overlap, each keeps its centre
-denoiser_of = lambda net: ssdn.make_denoiser(net, run_method, **inference)  # noqa: E731
-
-train_images = [im.pixels for im in data.load(ssdn.TRAIN_SET, exclude=ssdn.TRAIN_EXCLUDE)][: hp["train_images"]]
-sampler = PatchSampler(train_images, hp["patch_size"], train_noise, copies=2 if method == "n2n" else 1, seed=seed)
-config = TrainConfig(iterations=hp["iterations"], batch_size=hp["batch_size"], lr=ssdn.LR, betas=ssdn.BETAS,
-                     rampup_fraction=ssdn.RAMPUP_FRACTION, rampdown_fraction=ssdn.RAMPDOWN_FRACTION,
-                     precision=precision, seed=seed, val_every=hp["val_every"],
-                     checkpoint_every=max(hp["val_every"], 10), log_every=min(50, hp["val_every"]))
-validator = Validator("kodak24", test_noise, n_images=hp["val_images"], crop=hp["val_crop"])
-print(f"{sum(p.numel() for p in model.parameters()):,} parameters; {len(train_images)} training images; "
-      f"{sampler.label}")
-
-# %% [markdown]
 # ## Train and evaluate
-# The networks pad their input to a multiple of 32 themselves, so the evaluation does not: a reflected
-# border would hold mirrored copies of noisy pixels, which the blind-spot network must never see (the
-# official code pads the clean image before adding noise). For the U-Net this changes nothing, it
-# reflect-pads itself exactly as the protocol would. At the `smoke` budget the evaluation is cut to one
-# image of one set and one realisation, only to prove the pipeline runs.
+# `repro.experiments.ssdn.train`. The paper trained on 44k ImageNet validation images; offline we use
+# CBSD432 without the 32 scenes that belong to BSD300's test split (400 images), 256×256 crops at the
+# `paper` budget. Noise is drawn fresh for every batch and never clipped. With σ known the network is given
+# the training σ; otherwise it learns σ (one global value, or per image with a second network). The global
+# value is scaled so that a run shorter than the paper's 500k steps can move it as far as the paper's
+# schedule could (`ssdn.global_noise_scale`; 1 at the `paper` budget): otherwise 3000 Adam steps could not
+# take it beyond 9.4/255. The networks pad their input to a multiple of 32 themselves and the SSDN
+# protocol does no padding: a reflected border would hold mirrored copies of noisy pixels, which the
+# blind-spot network must never see. At the `smoke` budget the evaluation is cut to one image of one set
+# and one realisation, only to prove the pipeline runs.
 
 # %%
-protocol = protocols.get("ssdn")  # pad_multiple=1: reflect padding would leak the blind-spot pixel
-if hp["eval_repeats"] is not None:
-    protocol = dataclasses.replace(protocol, repeats={name: hp["eval_repeats"] for name in protocol.datasets})
-run_name = (f"{method}_{sigma_mode}" if blind_spot else method) + f"_sigma{train_sigma}_{budget}_seed{seed}"
-run = train_and_evaluate(
-    results_dir=results, paper=ssdn.PAPER, run_name=run_name, method=run_method, model=model,
-    architecture=architecture, arch_kwargs=arch_kwargs, loss_fn=loss_fn, sampler=sampler, config=config,
-    protocol=protocol, eval_noise=test_noise, budget=budget, device=dev,
-    params={"method": method, "sigma_mode": sigma_mode if blind_spot else "n/a", "train_noise": train_noise.label,
-            "sigma": sigma, "precision": precision, "architecture": architecture, "arch_kwargs": arch_kwargs,
-            "train_set": f"{ssdn.TRAIN_SET} minus {ssdn.TRAIN_EXCLUDE} ({len(train_images)} images)",
-            "lr": ssdn.LR, "rampup_fraction": ssdn.RAMPUP_FRACTION, "rampdown_fraction": ssdn.RAMPDOWN_FRACTION,
-            **hp},
-    validate=lambda net: validator(denoiser_of(net)), inference=inference, datasets=hp["eval_datasets"],
-    eval_images=hp["eval_images"], time_limit_s=time_limit_min * 60 or None,
-)
+run = recipe.train(setting, budget=budget, device=dev, results_dir=results, precision=precision, seed=seed,
+                   time_limit_s=time_limit_min * 60 or None)
+protocol, validator = recipe.protocol(budget), recipe.validator(setting, budget)
 run.path
 
 # %% [markdown]

@@ -21,7 +21,6 @@ import dataclasses
 import re
 import time
 
-import pandas as pd
 
 from . import data, runs
 from .evaluate import evaluate

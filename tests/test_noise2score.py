@@ -8,7 +8,7 @@ import torch.nn as nn
 import repro
 from repro.checkpoints import save_model
 from repro.methods import noise2score as n2s
-from repro.methods import noise2score_diagnosis as diag
+from repro.experiments import noise2score as recipe, noise2score_diagnosis as diag
 from repro.models import UNet
 from repro.models.n2s_unet import SharedWeightUNet
 from repro.noise import Gamma, Gaussian
@@ -392,11 +392,11 @@ def test_a_training_paused_by_its_time_limit_is_marked_paused_and_resumes_to_com
     monkeypatch.setitem(n2s.BUDGETS, "smoke", {**n2s.BUDGETS["smoke"], "iterations": 4, "val_every": 2,
                                                "eval_images": 1, "patch_size": 32})
     setting, results = n2s.Setting("gaussian", 25.0, "gray"), tmp_path / "results"
-    paused = n2s.train_setting(setting, results_dir=results, budget="smoke", device="cpu", time_limit_s=1e-9,
+    paused = recipe.train_setting(setting, results_dir=results, budget="smoke", device="cpu", time_limit_s=1e-9,
                                progress=False)
     assert paused.info["status"] == "paused" and paused.info["iterations"] < 4
     assert not paused.per_image_csv.exists()  # nothing is evaluated on a half-trained model
-    done = n2s.train_setting(setting, results_dir=results, budget="smoke", device="cpu", progress=False)
+    done = recipe.train_setting(setting, results_dir=results, budget="smoke", device="cpu", progress=False)
     assert done.path == paused.path and done.info["status"] == "complete" and done.info["iterations"] == 4
 
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from repro import data, noise, protocols
-from repro.evaluate import Validator
 from repro.methods import noise2noise as n2n
+from repro.experiments import noise2score as n2s_recipe
 from repro.methods import noise2score as n2s
 from repro.methods import ssdn
 from repro.models import UNet
@@ -99,7 +99,7 @@ def test_ssdn_modes_and_noise2void_runs_repeat_bit_for_bit(method, sigma_mode, i
 
 def test_noise2score_runs_repeat_bit_for_bit(tmp_path):
     setting = n2s.Setting("gaussian", 25, "gray")
-    a, b = twice(lambda results: n2s.train_setting(setting, results_dir=results, budget="smoke", device="cpu",
+    a, b = twice(lambda results: n2s_recipe.train_setting(setting, results_dir=results, budget="smoke", device="cpu",
                                                    seed=3, progress=False), tmp_path)
     assert_identical(a, b)
 

@@ -27,6 +27,7 @@ import torch
 import repro
 from repro import noise
 from repro.evaluate import Validator
+from repro.experiments import noise2score as recipe
 from repro.methods import noise2score as n2s
 from repro.models import UNet
 from repro.patches import PatchSampler
@@ -123,7 +124,7 @@ def main():
     torch.manual_seed(0)
     iterations = int(sys.argv[1]) if len(sys.argv) > 1 else 400
     parts = sys.argv[2:] or ["gradient_noise", "learning_speed", "sigma_a_study"]
-    images = n2s.training_images(n2s.Setting("gaussian", 25.0, "gray"), "cpu")
+    images = recipe.training_images(n2s.Setting("gaussian", 25.0, "gray"), "cpu")
     if "gradient_noise" in parts:
         gradient_noise(images)
     if "learning_speed" in parts:

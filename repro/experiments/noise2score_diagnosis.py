@@ -32,7 +32,8 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
-from . import noise2score as n2s
+from ..methods import noise2score as n2s
+from . import noise2score as n2s_experiments
 from ..noise import Gaussian
 
 # angelac345/Noise2Score-Reproduce README, "Results and Analysis" (their re-implementation, σ = 25 known).
@@ -172,7 +173,7 @@ def evaluate_variants(base_run, *, results_dir, device, variants=None, n_images=
         variant = EVAL_VARIANTS[method]
         noise = PNGInput(Gaussian(setting.param)) if variant.png_input else None
         denoiser = VariantDenoiser(model, variant, setting.param, cache)
-        out.append(n2s.evaluate_with(
+        out.append(n2s_experiments.evaluate_with(
             base_run, variant_run_name(base_run.path.name, method), method, denoiser,
             results_dir=results_dir, device=device, eval_noise=noise, n_images=n_images, progress=progress,
             params={"variant": variant.description, "needs_training": False}))
@@ -185,7 +186,7 @@ def train_variants(setting: n2s.Setting, *, results_dir, budget, device, seed=0,
     out = []
     for method in variants or list(TRAIN_VARIANTS):
         variant = TRAIN_VARIANTS[method]
-        out.append(n2s.train_setting(setting, results_dir=results_dir, budget=budget, device=device, seed=seed,
+        out.append(n2s_experiments.train_setting(setting, results_dir=results_dir, budget=budget, device=device, seed=seed,
                                      method=method, time_limit_s=time_limit_s, progress=progress, **variant.kwargs))
     return out
 

@@ -1,0 +1,105 @@
+"""SSDN experiments: a blind-spot network (or a baseline U-Net) trained at a budget, scored under the SSDN protocol.
+
+The losses, the posterior mean and the hyper-parameters with their sources are :mod:`repro.methods.ssdn`.
+Training data: CBSD432 without BSD300's 32 test scenes (400 images; the paper's 44k ImageNet images are
+not offline); noise drawn fresh for every batch, never clipped. With σ known the network is given the
+training σ; otherwise it learns σ (one global value, or per image with a second network).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from .. import data, noise as noises, protocols
+from ..evaluate import Validator
+from ..methods import ssdn
+from ..patches import PatchSampler
+from ..pipeline import train_and_evaluate
+from ..runs import Run
+from .config import train_config
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One SSDN run's method, noise-level mode and noise levels (``train_sigma``: '25' or '5-50')."""
+
+    method: str = "ssdn"
+    sigma_mode: str = "known"
+    train_sigma: str = "25"
+    sigma: float = 25.0
+
+    @property
+    def blind_spot(self) -> bool:
+        return self.method in ("ssdn", "ssdn_diag")
+
+    @property
+    def sigma_known(self) -> bool:
+        return self.sigma_mode == "known" or not self.blind_spot
+
+    @property
+    def run_method(self) -> str:
+        return ssdn.method_name(self.method, self.sigma_known)
+
+    @property
+    def train_noise(self):
+        return ssdn.TRAIN_NOISE[f"sigma={self.train_sigma}"]
+
+    @property
+    def test_noise(self):
+        return noises.Gaussian(self.sigma)
+
+    def run_name(self, budget: str, seed: int) -> str:
+        head = f"{self.method}_{self.sigma_mode}" if self.blind_spot else self.method
+        return f"{head}_sigma{self.train_sigma}_{budget}_seed{seed}"
+
+
+def protocol(budget: str):
+    """The SSDN protocol, its repeats cut at budgets that say so (smoke: one realisation)."""
+    hp = ssdn.BUDGETS[budget]
+    base = protocols.get(ssdn.PAPER)
+    if hp["eval_repeats"] is None:
+        return base
+    return dataclasses.replace(base, repeats={name: hp["eval_repeats"] for name in base.datasets})
+
+
+def inference(setting: Setting, budget: str) -> dict:
+    """What :func:`repro.load` needs to apply the method: covariance, σ when known, tiles of the training size."""
+    hp = ssdn.BUDGETS[budget]
+    tile = hp["inference_tile"] if setting.method.startswith("ssdn") else None  # blind-spot nets see crops only
+    return {"channels": 3, "covariance": {"ssdn": "full", "ssdn_diag": "diagonal"}.get(setting.method),
+            "sigma": setting.sigma if setting.sigma_known and setting.blind_spot else None,
+            "tile": tile, "margin": hp["inference_margin"] if tile else 0}  # tiles overlap, each keeps its centre
+
+
+def validator(setting: Setting, budget: str) -> Validator:
+    hp = ssdn.BUDGETS[budget]
+    return Validator("kodak24", setting.test_noise, n_images=hp["val_images"], crop=hp["val_crop"])
+
+
+def train(setting: Setting, *, budget: str, device, results_dir, precision: str = "bf16", seed: int = 0,
+          time_limit_s: float | None = None, progress: bool = True) -> Run:
+    """Train ``setting`` at ``budget`` and evaluate it under the SSDN protocol; returns its :class:`Run`."""
+    hp = ssdn.BUDGETS[budget]
+    mode = setting.sigma_mode if setting.blind_spot else "known"
+    train_noise = setting.train_noise
+    model, architecture, arch_kwargs = ssdn.build(setting.method, mode, iterations=hp["iterations"])
+    loss_fn = ssdn.loss_for(setting.method, mode, None if isinstance(train_noise.sigma, tuple) else train_noise.sigma)
+    rule = inference(setting, budget)
+    images = [im.pixels for im in data.load(ssdn.TRAIN_SET, exclude=ssdn.TRAIN_EXCLUDE)][: hp["train_images"]]
+    sampler = PatchSampler(images, hp["patch_size"], train_noise, copies=2 if setting.method == "n2n" else 1,
+                           seed=seed)
+    config = train_config(hp, lr=ssdn.LR, betas=ssdn.BETAS, rampup_fraction=ssdn.RAMPUP_FRACTION,
+                          rampdown_fraction=ssdn.RAMPDOWN_FRACTION, precision=precision, seed=seed)
+    check = validator(setting, budget)
+    return train_and_evaluate(
+        results_dir=results_dir, paper=ssdn.PAPER, run_name=setting.run_name(budget, seed),
+        method=setting.run_method, model=model, architecture=architecture, arch_kwargs=arch_kwargs,
+        loss_fn=loss_fn, sampler=sampler, config=config, protocol=protocol(budget), eval_noise=setting.test_noise,
+        budget=budget, device=device,
+        params={"method": setting.method, "sigma_mode": setting.sigma_mode if setting.blind_spot else "n/a",
+                "train_noise": train_noise.label, "sigma": setting.sigma, "precision": precision,
+                "architecture": architecture, "arch_kwargs": arch_kwargs,
+                "train_set": f"{ssdn.TRAIN_SET} minus {ssdn.TRAIN_EXCLUDE} ({len(images)} images)",
+                "lr": ssdn.LR, "rampup_fraction": ssdn.RAMPUP_FRACTION, "rampdown_fraction": ssdn.RAMPDOWN_FRACTION,
+                **hp},
+        validate=lambda net: check(ssdn.make_denoiser(net, setting.run_method, **rule)), inference=rule,
+        datasets=hp["eval_datasets"], eval_images=hp["eval_images"], time_limit_s=time_limit_s, progress=progress)
