@@ -1,7 +1,7 @@
 """Device and compute-budget resolution shared by every notebook.
 
 ``device="auto"`` is CUDA when present, else CPU. ``budget="auto"`` is ``paper`` (the paper's own
-protocol) on a GPU and ``cpu`` (about an hour or less per trained model on 2 cores) otherwise;
+protocol) on a GPU and ``cpu`` (1-2 hours per trained model on 2 cores, stated per method in the book) otherwise;
 ``smoke`` runs in seconds and exists for CI.
 
 Resolving a device also calls :func:`keep_freed_memory` once, so that full-size images do not pay the

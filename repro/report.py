@@ -1,7 +1,7 @@
 """Tables and figures for the notebooks and the book, read from ``results/`` only.
 
-Every function takes ``results_dir`` (default ``results/``, or ``$REPRO_RESULTS``) and never trains or
-evaluates anything. A paper with no run yet gives an empty table, and :func:`table` turns an empty
+Every function takes ``results_dir`` (default ``results/``, or ``$REPRO_RESULTS``) and never trains;
+the one that evaluates, :func:`psnr_demo`, runs a 3×3 mean filter on four images in seconds. A paper with no run yet gives an empty table, and :func:`table` turns an empty
 table into one clear sentence ("no committed run yet ...") instead of an error.
 
 Main entry points (names other chapters rely on):
