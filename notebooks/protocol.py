@@ -43,7 +43,7 @@ check_parameters(globals(), positive=("sigma",))
 # %%
 
 import repro
-from repro import noise, protocol_effects, protocols, report, runs
+from repro import budgets, noise, protocol_effects, protocols, report, runs
 from repro.device import resolve_budget, resolve_device
 from repro.notebook import announce
 
@@ -54,8 +54,8 @@ source = runs.default_results_dir() / model_run
 announce("protocol", budget, dev, results, f"the protocol effects on {model_run}" + (" and three trainings" if training else ""))
 if (source / "model.pt").exists():
     denoiser, method = repro.load(source, device=dev), runs.Run(source).info["method"]
-elif budget == "smoke":
-    print(f"{source} has no model.pt; the smoke run measures the identity (the noisy input) instead")
+elif not budgets.committed(budget):  # a smoke run proves the code, with or without a trained model
+    print(f"{source} has no model.pt; the {budget} run measures the identity (the noisy input) instead")
     denoiser, method = (lambda y: y), "identity"
 else:
     raise FileNotFoundError(f"{source} has no trained model: run notebooks/noise2noise.ipynb first")
@@ -64,7 +64,7 @@ else:
 made = protocol_effects.measure(
     denoiser, protocols.get("noise2noise"), noise.Gaussian(sigma), results,
     info={"method": method, "source_run": model_run, "budget": budget, "device": str(dev)},
-    n_images=1 if budget == "smoke" else None,
+    n_images=protocol_effects.TRAINING_BUDGETS[budget]["eval_images"],
 )
 [run.path.name for run in made]
 
@@ -75,7 +75,7 @@ made = protocol_effects.measure(
 # %%
 if training:
     made = protocol_effects.measure_training(results, budget, dev, seed=seed, sigma=sigma,
-                                             progress=budget != "smoke")
+                                             progress=budgets.committed(budget))
     print([run.path.name for run in made])
 
 # %%

@@ -14,7 +14,6 @@ import sys
 
 import torch
 
-BUDGETS = ("smoke", "cpu", "paper")
 
 
 # glibc mallopt parameters (malloc.h)
@@ -58,9 +57,7 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def resolve_budget(budget: str = "auto", device: torch.device | None = None) -> str:
-    if budget == "auto":
-        device = device or resolve_device("auto")
-        return "paper" if device.type == "cuda" else "cpu"
-    if budget not in BUDGETS:
-        raise ValueError(f"budget must be 'auto' or one of {BUDGETS}, got '{budget}'")
-    return budget
+    """:func:`repro.budgets.resolve`: ``auto`` is ``paper`` on a GPU, ``cpu`` otherwise."""
+    from .budgets import resolve
+
+    return resolve(budget, device)

@@ -32,9 +32,9 @@ import re
 import statistics
 from pathlib import Path
 
-from .device import BUDGETS
+from . import budgets
 
-COMMON_CHOICES = {"budget": ("auto",) + BUDGETS, "precision": ("fp32", "bf16")}
+COMMON_CHOICES = {"budget": ("auto",) + budgets.NAMES, "precision": ("fp32", "bf16")}
 COMMON_NON_NEGATIVE = ("seed", "time_limit_min")
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 _TYPE_WORDS = {float: "a number", int: "a whole number", bool: "True or False", str: "a string"}
@@ -109,9 +109,9 @@ def expected_seconds(paper: str, budget: str, device_type: str, iterations: int 
     scaled to ``iterations`` when both are known. None when no committed run matches: the notebook then says
     so instead of guessing.
     """
-    from . import runs
+    from . import budgets, runs
 
-    if budget == "smoke":
+    if not budgets.committed(budget):
         return None
     root = Path(results_dir) if results_dir else runs.COMMITTED_RESULTS
     times = []
@@ -133,8 +133,8 @@ def describe_seconds(seconds: float | None, budget: str, device) -> str:
     >>> describe_seconds(5400, "cpu", "cpu"), describe_seconds(None, "smoke", "cpu")
     ('~1.5 h on cpu (committed runs)', 'seconds to a few minutes (smoke)')
     """
-    if budget == "smoke":
-        return "seconds to a few minutes (smoke)"
+    if not budgets.committed(budget):
+        return f"seconds to a few minutes ({budget})"
     if seconds is None:
         return f"unknown on {device}: no committed {budget} run on this kind of device to time it by"
     if seconds >= 3600:

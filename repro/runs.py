@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import papers
+from . import budgets, papers
 from .evaluate import read_per_image, summarize
 
 SUMMARY_COLUMNS = ["paper", "method", "noise", "param", "dataset", "protocol", "budget", "psnr_db", "ci95_db",
@@ -63,7 +63,7 @@ def results_dir_for(results_dir: str | Path | None, budget: str) -> Path:
     (True, PosixPath('/tmp/r'))
     """
     root = Path(results_dir) if results_dir else default_results_dir()
-    return SMOKE_RESULTS if budget == "smoke" and is_committed(root) else root
+    return SMOKE_RESULTS if not budgets.committed(budget) and is_committed(root) else root
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -116,7 +116,7 @@ class Run:
     def open(cls, results_dir: str | Path, paper: str, name: str, **info) -> "Run":
         if paper not in PAPERS + STUDIES:
             raise ValueError(f"paper must be one of {PAPERS + STUDIES}, got '{paper}'")
-        if info.get("budget") == "smoke" and is_committed(results_dir):
+        if not budgets.committed(info.get("budget", "")) and is_committed(results_dir):
             raise ValueError(f"a smoke run may not write into the committed {COMMITTED_RESULTS}: give another "
                              f"results_dir (notebooks use {SMOKE_RESULTS} by default)")
         path = Path(results_dir) / paper / name
@@ -277,7 +277,7 @@ def all_runs(results_dir: str | Path | None = None) -> list[Run]:
     """Every run folder; in the committed results/ never a smoke run (one left there by hand is skipped)."""
     root = Path(results_dir or default_results_dir())
     found = [Run(p.parent) for paper in PAPERS for p in sorted((root / paper).glob("*/run.json"))]
-    return [r for r in found if not (r.info.get("budget") == "smoke" and is_committed(root))]
+    return [r for r in found if budgets.committed(r.info.get("budget", "")) or not is_committed(root)]
 
 
 def summary(results_dir: str | Path | None = None) -> pd.DataFrame:

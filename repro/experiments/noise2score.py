@@ -59,7 +59,7 @@ def train_setting(setting: Setting, *, results_dir, budget: str, device, seed: i
                      output_relu=output_relu, antithetic=antithetic)
     model, arch_kwargs = build_model(architecture, setting.n_channels, init)
     inference = {"noise": setting.noise, "param": setting.param, "estimate": estimate, "relu": output_relu}
-    validator = Validator(EVAL_SETS[setting.channels][0], eval_noise, n_images=2 if budget == "smoke" else 4,
+    validator = Validator(EVAL_SETS[setting.channels][0], eval_noise, n_images=hp["val_images"],
                           crop=256, channels=setting.n_channels, flavour="float")
     validate = lambda net: validator(ScoreDenoiser(net, **inference))  # noqa: E731
     params = {"setting": setting.__dict__, "schedule": schedule, "sigma_a": [loss.sigma_max, loss.sigma_min],

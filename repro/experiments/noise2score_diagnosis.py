@@ -32,6 +32,7 @@ import pandas as pd
 import torch
 import torch.nn as nn
 
+from .. import budgets
 from ..methods import noise2score as n2s
 from . import noise2score as n2s_experiments
 from ..noise import Gaussian
@@ -205,8 +206,7 @@ def table(summary: pd.DataFrame, budget: str | None = None, param: str = "sigma=
     if rows.empty:
         return pd.DataFrame(columns=["method", "mistake", "needs training"])
     if budget is None:
-        order = {"smoke": 0, "cpu": 2, "paper": 3}  # a superseded cpu budget (e.g. cpu-1500) ranks below cpu
-        budget = max(rows.budget.unique(), key=lambda b: order.get(b, 1 if b.startswith("cpu-") else -1))
+        budget = max(rows.budget.unique(), key=budgets.rank)  # a superseded cpu budget (cpu-1500) ranks below cpu
     rows = rows[rows.budget == budget]
     wide = rows.pivot_table(index="method", columns="dataset", values="psnr_db", aggfunc="first")
     out = pd.DataFrame({"method": wide.index,

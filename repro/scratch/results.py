@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
+from .. import budgets
 from ..evaluate import read_per_image
 from ..runs import default_results_dir
 from .course import COURSE, REPORTED_BEST_PSNR_DB, SWEEP_TABLES
@@ -250,4 +251,4 @@ def largest_budget(results_dir=None) -> str | None:
     """The largest budget with a complete main run (paper > cpu > smoke): what the book shows."""
     frame = runs_frame(results_dir)
     done = set(frame[(frame.status == "complete") & (frame.role == "main")].budget)
-    return next((b for b in ("paper", "cpu", "smoke") if b in done), None)
+    return max(done, key=budgets.rank, default=None)
