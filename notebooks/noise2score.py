@@ -55,13 +55,12 @@ check_parameters(globals(), positive=("sigma", "lam", "k"),
                           "estimator": ("plain", "antithetic")})
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
 import repro
 import repro.evaluate
-from repro import data, metrics, protocols, runs
+from repro import data, protocols, report, runs
 from repro.claims import method_name
 from repro.device import resolve_budget, resolve_device
 from repro.notebook import announce
@@ -151,21 +150,11 @@ diag.table(summary[summary.budget == budget], param=settings[0].label) if noise 
 # monitoring only: the final weights are evaluated, none is selected on clean images.
 
 # %%
-fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-for mode, run in trained.items():
-    curve_file = run.path / "curve.csv"
-    if curve_file.exists():
-        curve = pd.read_csv(curve_file)
-        ax[0].plot(curve.iteration, curve.loss, label=mode)
-        val = curve.dropna(subset=["val_psnr_db"])
-        ax[1].plot(val.iteration, val.val_psnr_db, marker="o", label=mode)
-ax[0].set(xlabel="iteration", ylabel="AR-DAE loss", yscale="log")
-ax[1].set(xlabel="iteration", ylabel="validation PSNR (dB)")
-ax[1].legend()
-fig.suptitle(f"Noise2Score {settings[0].label}, budget {budget}")
-fig.tight_layout()
+curves = {mode: run.path for mode, run in trained.items() if (run.path / "curve.csv").exists()}
+fig = report.run_curve_figure(curves, f"Noise2Score {settings[0].label}, budget {budget}", "AR-DAE loss")
 for run in trained.values():
     fig.savefig(run.path / "curve.png", dpi=100)
+fig
 
 # %% [markdown]
 # ## Visual comparison
@@ -186,15 +175,10 @@ for mode, run in complete.items():
         relu = diag.VariantDenoiser(model.model, diag.EVAL_VARIANTS["noise2score_relu_output"], param)
         with torch.no_grad():
             panels["with a final ReLU"] = relu(noisy.to(dev)).cpu()
-    panels["clean"] = clean
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4))
-    for ax, (title, img) in zip(axes, panels.items()):
-        shown = img[0].clamp(0, 1).permute(1, 2, 0)[100:300, 100:300].numpy()
-        ax.imshow(shown, cmap="gray" if shown.shape[-1] == 1 else None, vmin=0, vmax=1)
-        psnr = metrics.psnr(img.clamp(0, 1), clean, "float")[0]
-        ax.set_title(title if title == "clean" else f"{title}\n{psnr:.2f} dB")
-        ax.axis("off")
-    fig.tight_layout()
+    window = (..., slice(100, 300), slice(100, 300))
+    fig = report.crops_figure({title: img.clamp(0, 1)[window] for title, img in panels.items()}, clean[window],
+                              flavour="float")
+    display(fig)
     fig.savefig(run.path / f"comparison_{dataset}_{image.name}.png", dpi=100)
 
 # %% [markdown]

@@ -382,15 +382,22 @@ def plot_curves(paper: str, results_dir=None) -> Figure:
 
 
 def run_curve_figure(run_dir, title: str = "", loss_label: str = "training loss") -> Figure:
-    """Training loss and validation PSNR against iteration, from one run folder's ``curve.csv``."""
-    curve = pd.read_csv(Path(run_dir) / "curve.csv")
+    """Training loss and validation PSNR against iteration, from the ``curve.csv`` of one run folder, or of
+    several given as ``{label: run folder}`` (one line each, with a legend)."""
+    folders = run_dir if isinstance(run_dir, dict) else {"": run_dir}
     fig = Figure(figsize=(10, 3.6), layout="constrained")
     loss_ax, val_ax = fig.subplots(1, 2)
-    loss_ax.plot(curve["iteration"], curve["loss"])
-    loss_ax.set(xlabel="iteration", ylabel=loss_label, yscale="log" if (curve["loss"] > 0).all() else "linear")
-    val = curve.dropna(subset=["val_psnr_db"])
-    val_ax.plot(val["iteration"], val["val_psnr_db"], marker="o")
+    positive = True
+    for label, folder in folders.items():
+        curve = pd.read_csv(Path(folder) / "curve.csv")
+        positive &= bool((curve["loss"] > 0).all())
+        loss_ax.plot(curve["iteration"], curve["loss"], label=label or None)
+        val = curve.dropna(subset=["val_psnr_db"])
+        val_ax.plot(val["iteration"], val["val_psnr_db"], marker="o", label=label or None)
+    loss_ax.set(xlabel="iteration", ylabel=loss_label, yscale="log" if positive else "linear")
     val_ax.set(xlabel="iteration", ylabel="validation PSNR (dB)")
+    if len(folders) > 1:
+        val_ax.legend()
     fig.suptitle(title)
     return fig
 

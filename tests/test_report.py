@@ -152,3 +152,17 @@ def test_coverage_counts_the_claims_that_have_a_reproduced_number(results):
     assert (gaussian.claims, gaussian.reproduced, gaussian.budgets) == (3, 3, "smoke")
     poisson_row = table.loc[("noise2noise", "poisson", "lam=30")]
     assert (poisson_row.claims, poisson_row.reproduced, poisson_row.budgets) == (1, 0, "")
+
+
+def test_the_curve_figure_draws_one_line_per_run_with_a_legend(tmp_path):
+    for name, offset in (("color", 0.0), ("gray", 1.0)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "curve.csv").write_text(
+            "iteration,loss,lr,elapsed_s,val_psnr_db\n1,0.5,0.001,1.0,\n2,0.4,0.001,2.0,"
+            f"{20 + offset}\n")
+    one = report.run_curve_figure(tmp_path / "color", "one run")
+    assert [len(ax.lines) for ax in one.axes] == [1, 1] and one.axes[1].get_legend() is None
+    both = report.run_curve_figure({m: tmp_path / m for m in ("color", "gray")}, "two runs")
+    assert [len(ax.lines) for ax in both.axes] == [2, 2]
+    assert [t.get_text() for t in both.axes[1].get_legend().get_texts()] == ["color", "gray"]
+    assert list(both.axes[1].lines[1].get_ydata()) == [21.0]
