@@ -173,14 +173,58 @@ CLAIMS_VIEW = ["method", "noise", "param", "dataset", "table", "claim_psnr_db", 
 
 
 def claims_table(paper: str, results_dir=None):
-    """What a paper chapter shows: :func:`claims_vs_reproduced` with its readable columns, styled."""
+    """What a paper chapter shows of its claims, in three parts (an HTML block):
+
+    1. the claims that stand beside a number of ours (claimed, reproduced, Δ, budget, cost);
+    2. one line for the claims with no number yet ("n claims in k settings not run: ..."), their full list
+       collapsed under it;
+    3. our runs that match no claim (diagnostic variants, ablations, settings the paper does not report),
+       collapsed and labelled as such, never mixed with the reproductions.
+    """
+    from IPython.display import HTML
+
     full = claims_vs_reproduced(paper, results_dir)
     if full.empty:
         return table(full, empty=f"No verified claim and no committed run yet for {paper}.")
-    view = full[CLAIMS_VIEW].copy()
+    view = full.copy()
     view["table"] = view["table"].astype(str).str.replace(r"official repo README.*", "official README", regex=True)
-    return table(view, caption=f"{PAPER_TITLES.get(paper, paper)}: claimed vs reproduced "
-                                            "(Δ = reproduced − claimed; empty = not reproduced yet)")
+    paired = view["claim_psnr_db"].notna() & view["psnr_db"].notna()
+    waiting = view["claim_psnr_db"].notna() & view["psnr_db"].isna()
+    unclaimed = view["claim_psnr_db"].isna()
+    title = PAPER_TITLES.get(paper, paper)
+    parts = []
+    if paired.any():
+        parts.append(styled(view.loc[paired, CLAIMS_VIEW], caption=f"{title}: claimed vs reproduced "
+                            "(Δ = reproduced − claimed)").to_html())
+    else:
+        parts.append(f"<p>No claim of {title} stands beside a number of ours yet.</p>")
+    if waiting.any():
+        parts.append(f"<p>{unreproduced_sentence(view[waiting])}</p>")
+        columns = ["method", "noise", "param", "dataset", "table", "claim_psnr_db"]
+        parts.append(_collapsed(f"All {int(waiting.sum())} claims with no number of ours yet",
+                                styled(view.loc[waiting, columns]).to_html()))
+    if unclaimed.any():
+        columns = ["method", "noise", "param", "dataset", "psnr_db", "ci95_db", "budget", "run"]
+        parts.append(_collapsed(f"Our {int(unclaimed.sum())} rows that match no claim: diagnostic variants, "
+                                "ablations and settings the paper does not report (not reproductions)",
+                                styled(view.loc[unclaimed, columns]).to_html()))
+    return HTML("\n".join(parts))
+
+
+def unreproduced_sentence(waiting: pd.DataFrame) -> str:
+    """'n claims in k settings not run: gaussian sigma=50 (12), ...' for claims with no number of ours.
+
+    >>> unreproduced_sentence(pd.DataFrame({"noise": ["poisson", "poisson", "gaussian"],
+    ...                                     "param": ["lam=30", "lam=30", "sigma=50"]}))
+    '3 claims in 2 settings have no number of ours yet: poisson lam=30 (2), gaussian sigma=50 (1).'
+    """
+    counts = waiting.groupby(["noise", "param"], sort=False).size().sort_values(ascending=False, kind="stable")
+    settings = ", ".join(f"{noise} {param} ({n})" for (noise, param), n in counts.items())
+    return f"{len(waiting)} claims in {len(counts)} settings have no number of ours yet: {settings}."
+
+
+def _collapsed(summary: str, body: str) -> str:
+    return f"<details><summary>{summary}</summary>\n{body}\n</details>"
 
 
 def coverage(results_dir=None) -> pd.DataFrame:

@@ -166,3 +166,17 @@ def test_the_curve_figure_draws_one_line_per_run_with_a_legend(tmp_path):
     assert [len(ax.lines) for ax in both.axes] == [2, 2]
     assert [t.get_text() for t in both.axes[1].get_legend().get_texts()] == ["color", "gray"]
     assert list(both.axes[1].lines[1].get_ydata()) == [21.0]
+
+
+def test_the_claims_table_keeps_reproductions_unreproduced_claims_and_unclaimed_rows_apart(results):
+    poisson = ("Noise2Noise (Lehtinen et al. ICML 2018),Table 1,N2N (official U-Net code),Poisson,lambda=30,{},{},"
+               "no,slides,yes\n")
+    (results / "claims_source.csv").write_text(CLAIMS_CSV + poisson.format("Kodak", 31.67)
+                                               + poisson.format("Set14", 30.29))
+    claims.write_claims(results / "claims_source.csv", results)
+    html = report.claims_table("noise2noise", results).data
+    main, rest = html.split("<details>", 1)
+    assert "32.39" in main and "30.50" in main  # claims that stand beside a number of ours
+    assert "2 claims in 1 settings have no number of ours yet: poisson lam=30 (2)." in main
+    assert "31.67" not in main and "31.67" in rest  # an unreproduced claim only in the collapsed list
+    assert "Our 1 rows that match no claim" in rest  # BM3D on Kodak: no claim, labelled, collapsed
