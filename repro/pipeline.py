@@ -8,15 +8,30 @@ resumes: training from its checkpoint, evaluation from the images already scored
 The initial weights are those of ``architecture(**arch_kwargs)`` built under the run's seed
 (:func:`initial_weights`), whatever state the global generator was in when the caller built ``model``:
 the same seed and thread count give the same weights and the same PSNR, bit for bit.
+
+``max_steps`` (or the environment variable ``REPRO_MAX_STEPS``) runs a configuration briefly: the same
+crops, batch, schedule (its ramps computed over the full ``config.iterations``) and evaluation protocol,
+training stopped after ``max_steps``. Such a run can never pass for the configuration itself: its budget
+reads ``<budget>-max<N>`` (e.g. ``paper-max3``, also the run folder's suffix ``_max<N>``), its status
+``truncated`` (never ``complete``), and run.json records ``max_steps`` and ``iterations_planned``.
+For tests of long protocols, ``REPRO_MAX_EVAL_IMAGES`` caps the images evaluated per data set and
+``REPRO_MAX_EVAL_REPEATS`` the noise realisations per image (recorded as ``eval_images_cap`` and
+``eval_repeats_cap``; every data set of the protocol is still evaluated, at full size).
+
+Under ``torchrun`` (several ranks, see :mod:`repro.distributed`) every rank trains its share of the
+batch; rank 0 alone opens and writes the run folder, evaluates and writes the summary, and the other
+ranks return the run folder as it stands when training ends.
 """
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from pathlib import Path
 
 import torch
 
-from . import runs
+from . import distributed, runs
 from .evaluate import evaluate, summarize
 from .checkpoints import Denoiser, _architectures, save_model
 from .noise import NoiseModel
@@ -29,6 +44,27 @@ def initial_weights(architecture: str, arch_kwargs: dict, seed: int) -> dict:
     """The state dict of a freshly built ``architecture(**arch_kwargs)``, its weights drawn from ``seed``."""
     with seeded(seed):
         return _architectures()[architecture](**arch_kwargs).state_dict()
+
+
+TRUNCATED = "truncated"  # the status of a run stopped by max_steps
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def truncated_label(budget: str, max_steps: int) -> str:
+    """The budget a run stopped after ``max_steps`` is recorded under.
+
+    >>> truncated_label("paper", 3)
+    'paper-max3'
+    """
+    return f"{budget}-max{max_steps}"
 
 
 def train_and_evaluate(
@@ -54,14 +90,40 @@ def train_and_evaluate(
     eval_images: int | None = None,
     time_limit_s: float | None = None,
     progress: bool = True,
+    max_steps: int | None = None,
 ) -> runs.Run:
-    run = runs.Run.open(results_dir, paper, run_name, method=method, noise=eval_noise.name, param=eval_noise.label,
-                        protocol=protocol.name, budget=budget, device=str(device), precision=config.precision,
-                        seed=config.seed, iterations=0, train_wall_s=0.0, training_data=sampler.label,
-                        params=params)
+    max_steps = max_steps if max_steps is not None else _env_int("REPRO_MAX_STEPS")
+    if max_steps is not None and max_steps >= config.iterations:
+        max_steps = None  # the whole configuration: an ordinary run
+    extra = {}
+    if max_steps is not None:
+        budget, run_name = truncated_label(budget, max_steps), f"{run_name}_max{max_steps}"
+        extra["max_steps"] = max_steps
+        print(f"max_steps={max_steps}: the {config.iterations}-iteration schedule stops after {max_steps} steps; "
+              f"recorded as budget {budget}, status '{TRUNCATED}'")
+    cap = _env_int("REPRO_MAX_EVAL_IMAGES")
+    if cap is not None:
+        eval_images = min(eval_images, cap) if eval_images else cap
+        extra["eval_images_cap"] = cap
+    repeats_cap = _env_int("REPRO_MAX_EVAL_REPEATS")
+    if repeats_cap is not None:
+        protocol = dataclasses.replace(protocol, repeats={name: min(protocol.repeats_for(name), repeats_cap)
+                                                          for name in protocol.datasets})
+        extra["eval_repeats_cap"] = repeats_cap
+    if distributed.world_size() > 1:
+        extra["world_size"] = distributed.world_size()
+    main = distributed.is_main()
+    path = Path(results_dir) / paper / run_name
+    if main:  # under torchrun, rank 0 alone writes the run folder
+        run = runs.Run.open(results_dir, paper, run_name, method=method, noise=eval_noise.name,
+                            param=eval_noise.label, protocol=protocol.name, budget=budget, device=str(device),
+                            precision=config.precision, seed=config.seed, iterations=0, train_wall_s=0.0,
+                            training_data=sampler.label, params=params, **extra)
     model.load_state_dict(initial_weights(architecture, arch_kwargs, config.seed))  # a checkpoint overrides it
-    result = train(model, loss_fn, sampler, config, run.path, device=device, validate=validate,
-                   time_limit_s=time_limit_s, progress=progress)
+    result = train(model, loss_fn, sampler, config, path, device=device, validate=validate,
+                   time_limit_s=time_limit_s, progress=progress, max_steps=max_steps)
+    if not main:
+        return runs.Run(path)
     run.update(iterations=result.iterations, train_wall_s=round(result.wall_s, 1),
                iterations_planned=config.iterations)
     if result.stopped_early:  # "paused" until the same call resumes it (runs.Run.open sets "running" again)
@@ -75,7 +137,10 @@ def train_and_evaluate(
     start = time.perf_counter()
     table = evaluate(denoiser, protocol, eval_noise, datasets=datasets, n_images=eval_images,
                      per_image_csv=run.per_image_csv, device=device, progress=progress)
-    run.finish(eval_wall_s=round(time.perf_counter() - start, 1))
+    if result.truncated:  # evaluated like the configuration, but never 'complete'
+        run.update(status=TRUNCATED, eval_wall_s=round(time.perf_counter() - start, 1), finished=runs._now())
+    else:
+        run.finish(eval_wall_s=round(time.perf_counter() - start, 1))
     runs.write_summary(results_dir)
     print(summarize(table).to_string(index=False))
     return run
