@@ -51,7 +51,11 @@ from . import papers
 from .runs import REPO_ROOT, default_results_dir, write_atomic
 
 COLUMNS = ["paper", "method", "noise", "param", "dataset", "psnr_db", "table", "sigma_known", "source",
-           "priority", "claim_id", "original_paper", "original_method", "original_param", "original_dataset"]
+           "priority", "claim_id", "original_paper", "original_method", "original_param", "original_dataset",
+           "comparable"]
+# A claim whose source notes it as a probable copy of another row (Noise2Score's Kodak sigma=50 row repeats
+# its sigma=25 row in the table image) is listed but compared with nothing: its Delta stays empty.
+NOT_COMPARABLE = "probable copy error"
 KEY = ["paper", "method", "noise", "param", "dataset"]
 DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "claims" / "claims.csv"
 
@@ -90,8 +94,8 @@ METHODS: list[tuple[str, str, int]] = [
 SAME_METHOD = {"cbm3d": "bm3d", "cbm3d_unknown_sigma": "bm3d_unknown_sigma",
                "noise2score_antithetic": "noise2score",
                "noise2score_antithetic_unknown_sigma": "noise2score_unknown_sigma"}
-JOIN_COLUMNS = ["claim_psnr_db", "delta_db", "claim_source", "claim_paper", "claim_method", "claim_table",
-                "claim_priority", "claim_id"]
+JOIN_COLUMNS = ["claim_psnr_db", "delta_db", "claim_comparable", "claim_source", "claim_paper", "claim_method",
+                "claim_table", "claim_priority", "claim_id"]
 
 
 def _fmt(v: float) -> str:
@@ -169,7 +173,8 @@ def translate(raw: pd.DataFrame) -> pd.DataFrame:
                      "psnr_db": float(r["psnr_db"]), "table": str(r["table"]), "sigma_known": _known(r["sigma_known"]),
                      "source": source, "priority": priority, "claim_id": int(claim_id),
                      "original_paper": str(r["paper"]), "original_method": str(r["method"]),
-                     "original_param": str(r["param"]), "original_dataset": str(r["dataset"])})
+                     "original_param": str(r["param"]), "original_dataset": str(r["dataset"]),
+                     "comparable": "no" if NOT_COMPARABLE in source.lower() else "yes"})
     table = pd.DataFrame(rows, columns=COLUMNS)
     # The unknown-parameter rule: suffix the unknown row where the same table also has the known one.
     group = ["paper", "table", "method", "noise", "param", "dataset"]
@@ -202,8 +207,11 @@ def load(results_dir: str | Path | None = None) -> pd.DataFrame:
     path = Path(results_dir or default_results_dir()) / "claims.csv"
     if not path.exists():
         return pd.DataFrame(columns=COLUMNS)
-    return pd.read_csv(path, dtype={"source": str, "table": str, "sigma_known": str}, keep_default_na=False,
-                       na_values=[""])
+    table = pd.read_csv(path, dtype={"source": str, "table": str, "sigma_known": str, "comparable": str},
+                        keep_default_na=False, na_values=[""])
+    if "comparable" not in table:  # written before the column existed
+        table["comparable"] = "yes"
+    return table
 
 
 def _match_method(method: str) -> str:
@@ -251,8 +259,10 @@ def join(summary_df: pd.DataFrame, claims_df: pd.DataFrame) -> pd.DataFrame:
                 out.at[i, "claim_table"] = hit.table
                 out.at[i, "claim_priority"] = int(hit.priority)
                 out.at[i, "claim_id"] = int(hit.claim_id)
+                out.at[i, "claim_comparable"] = getattr(hit, "comparable", "yes") != "no"
                 break
     out["claim_psnr_db"] = pd.to_numeric(out["claim_psnr_db"], errors="coerce")
     out["delta_db"] = pd.to_numeric(out["psnr_db"], errors="coerce") - out["claim_psnr_db"]
+    out.loc[out["claim_comparable"].astype(object).eq(False), "delta_db"] = float("nan")  # a copied row
     return out
 

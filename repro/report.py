@@ -37,7 +37,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import claims as claims_mod
-from . import papers, runs
+from . import budgets, papers, runs
 
 PAPER_TITLES = {p.name: p.title for p in papers.PAPERS if not p.study}
 # Column headers as the book shows them.
@@ -145,7 +145,7 @@ def claims_vs_reproduced(paper: str, results_dir=None) -> pd.DataFrame:
     claims = load_claims(results_dir)
     claims = claims[claims["paper"] == paper].rename(columns={"psnr_db": "claim_psnr_db", "source": "claim_source"})
     claims = claims[["method", "noise", "param", "dataset", "table", "sigma_known", "claim_psnr_db", "priority",
-                     "claim_id", "claim_source"]].copy()
+                     "claim_id", "claim_source", "comparable"]].copy()
     claims["_m"] = claims["method"].map(claims_mod._match_method)
     ours = summary_table(results_dir)
     ours_cols = ["method", "noise", "param", "dataset", "psnr_db", "ci95_db", "budget", "device", "hours",
@@ -159,7 +159,7 @@ def claims_vs_reproduced(paper: str, results_dir=None) -> pd.DataFrame:
     merged["method"] = merged["method"].where(merged["method"].notna(), merged["our_method"])
     merged["claim_psnr_db"] = pd.to_numeric(merged["claim_psnr_db"], errors="coerce")
     merged["psnr_db"] = pd.to_numeric(merged["psnr_db"], errors="coerce")
-    merged["delta_db"] = merged["psnr_db"] - merged["claim_psnr_db"]
+    merged["delta_db"] = (merged["psnr_db"] - merged["claim_psnr_db"]).where(merged["comparable"] != "no")
     merged["best_claim"] = (pd.to_numeric(merged["claim_id"], errors="coerce")
                             == pd.to_numeric(merged["best_id"], errors="coerce"))
     merged["_o"] = merged["_merge"].astype(str).map({"both": 0, "left_only": 1, "right_only": 2})
@@ -225,6 +225,71 @@ def unreproduced_sentence(waiting: pd.DataFrame) -> str:
 
 def _collapsed(summary: str, body: str) -> str:
     return f"<details><summary>{summary}</summary>\n{body}\n</details>"
+
+
+def _best_row(table: pd.DataFrame, paper: str, method: str, noise: str, param: str, dataset: str):
+    """Our row for one (paper, method, setting, data set) at the largest budget with a complete run, or None."""
+    rows = table[(table["paper"] == paper) & (table["method"] == method) & (table["noise"] == noise)
+                 & (table["param"] == param) & (table["dataset"] == dataset)]
+    rows = rows[rows["complete"].astype(str) == "True"]
+    if rows.empty:
+        return None
+    return rows.loc[rows["budget"].map(budgets.rank).astype(int).idxmax()]
+
+
+def headline_table(results_dir=None) -> pd.DataFrame:
+    """One row per paper: its main claim (registry ``headline``), ours at our largest budget, Δ and cost,
+    and whether its central comparison (registry ``comparison``) holds in our runs of the same setting."""
+    table = summary_table(results_dir)
+    rows = []
+    for paper in papers.with_results():
+        if paper.headline is None:
+            continue
+        method, noise, param, dataset = paper.headline
+        ours = _best_row(table, paper.name, method, noise, param, dataset) if len(table) else None
+        row = {"paper": paper.title, "setting": f"{method}, {noise} {param}, {dataset}",
+               "claim_psnr_db": float("nan"), "psnr_db": float("nan"), "delta_db": float("nan"), "budget": "",
+               "hours": float("nan"), "comparison": ""}
+        if ours is not None:
+            row.update(claim_psnr_db=ours["claim_psnr_db"], psnr_db=ours["psnr_db"], delta_db=ours["delta_db"],
+                       budget=ours["budget"], hours=ours["hours"])
+        if paper.comparison is not None and ours is not None:
+            row["comparison"] = _verdict(paper.comparison, table, paper.name, noise, param, dataset)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _verdict(comparison, table: pd.DataFrame, paper: str, noise: str, param: str, dataset: str) -> str:
+    a = _best_row(table, paper, comparison.a, noise, param, dataset)
+    b = _best_row(table, paper, comparison.b, noise, param, dataset)
+    if a is None or b is None:
+        return f"{comparison}: not run"
+    ours = float(a["psnr_db"] - b["psnr_db"])
+    claimed = float(a["claim_psnr_db"] - b["claim_psnr_db"])  # NaN when either claim is missing
+    paper_says = f" (paper {claimed:+.2f})" if math.isfinite(claimed) else ""
+    verdict = "holds" if comparison.holds(ours) else "does not hold"
+    return f"{comparison}: {verdict}, {ours:+.2f} dB{paper_says}"
+
+
+def gap_vs_compute_figure(results_dir=None) -> Figure:
+    """Δ (reproduced − claimed) against the hours each run took, one point per run row of each paper's own
+    method (its registry ``headline`` method) that stands beside a claim."""
+    table = summary_table(results_dir)
+    fig = Figure(figsize=(7.5, 3.6), layout="constrained")
+    ax = fig.subplots()
+    for paper in papers.with_results():
+        if paper.headline is None or not len(table):
+            continue
+        rows = table[(table["paper"] == paper.name) & (table["method"] == paper.headline[0])
+                     & table["delta_db"].notna() & (table["hours"] > 0)]
+        if len(rows):
+            ax.scatter(rows["hours"], rows["delta_db"], label=paper.title.split(" (")[0], alpha=0.8)
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set(xscale="log", xlabel="hours of compute behind the number (training + evaluation)",
+           ylabel="Δ = reproduced − claimed (dB)")
+    if ax.collections:
+        ax.legend(fontsize=8)
+    return fig
 
 
 def coverage(results_dir=None) -> pd.DataFrame:

@@ -160,3 +160,22 @@ def test_join_without_a_claim_and_empty(table):
     assert pd.isna(out.claim_psnr_db[0]) and pd.isna(out.delta_db[0])
     empty = claims.join(_summary().iloc[0:0], table)
     assert empty.empty and "delta_db" in empty.columns
+
+
+def test_a_claim_noted_as_a_probable_copy_is_listed_but_compared_with_nothing():
+    source = pd.DataFrame([
+        {"paper": "Noise2Score (Kim & Ye NeurIPS 2021)", "table": "Table 2", "method": "Ours (Noise2Score)",
+         "noise": "Gaussian", "param": f"sigma={sigma}", "dataset": "Kodak", "psnr_db": 31.89,
+         "sigma_known": "yes", "verified": "yes",
+         "source": "table image" + ("; NOTE: Kodak sigma=50 row is identical to Kodak sigma=25 row in the table "
+                                    "image (probable copy error in paper)" if sigma == 50 else "")}
+        for sigma in (25, 50)])
+    table = claims.translate(source)
+    assert table.set_index("param").comparable.to_dict() == {"sigma=25": "yes", "sigma=50": "no"}
+    ours = pd.DataFrame([{"paper": "noise2score", "method": "noise2score", "noise": "gaussian", "param": p,
+                          "dataset": "kodak24", "protocol": "noise2score", "psnr_db": v}
+                         for p, v in (("sigma=25", 29.96), ("sigma=50", 26.33))])
+    joined = claims.join(ours, table).set_index("param")
+    assert joined.loc["sigma=25", "delta_db"] == pytest.approx(29.96 - 31.89)
+    assert joined.loc["sigma=50", "claim_psnr_db"] == pytest.approx(31.89)  # still shown beside ours
+    assert pd.isna(joined.loc["sigma=50", "delta_db"])  # but no Delta against a copied row
