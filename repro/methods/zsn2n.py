@@ -26,6 +26,7 @@ Two ways to run the same fit:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import csv
 import math
 import time
@@ -54,9 +55,43 @@ class Settings:
     lr_gamma: float = 0.5  # Colab: gamma = 0.5
     width: int = WIDTH  # Colab: chan_embed = 48
     slope: float = SLOPE  # Colab: LeakyReLU(negative_slope=0.2)
+    crop: int | None = None  # not in the paper: side of the random square crops fitted at each step (None: whole image)
+    batch: int = 1  # not in the paper: crops per step (with crop)
+    schedule: str = "step"  # "step": StepLR(lr_step, lr_gamma), the Colab's; "cosine": cosine decay from lr to 0
+    ema: float = 0.0  # not in the paper: denoise with an exponential moving average of the weights (decay; 0: off)
+    offset: float = 0.0  # not in the paper: subtracted from the network's input (0.5 centres [0, 1] images)
+
+    def __post_init__(self):
+        if self.schedule not in ("step", "cosine"):
+            raise ValueError(f"schedule must be 'step' or 'cosine', got '{self.schedule}'")
+        if self.crop is not None and self.crop < 2:
+            raise ValueError(f"crop must be at least 2 pixels, got {self.crop}")
+        if self.steps < 0 or self.batch < 1 or self.lr <= 0 or not 0 <= self.ema < 1:
+            raise ValueError(f"steps >= 0, batch >= 1 and lr > 0 needed, got {self}")
+
+    def describe(self) -> str:
+        """One line: what a fit with these settings does.
+
+        >>> PAPER.describe()
+        '3000 steps on the whole image, Adam lr 0.001 halved every 1000 steps'
+        """
+        where = (f"{self.batch} random {self.crop}x{self.crop} crop{'s' if self.batch > 1 else ''} per step"
+                 if self.crop else "the whole image")
+        lr = (f"Adam lr {self.lr:g} halved every {self.lr_step} steps" if self.schedule == "step" and
+              self.lr_gamma == 0.5 else f"Adam lr {self.lr:g}, StepLR({self.lr_step}, {self.lr_gamma:g})"
+              if self.schedule == "step" else f"Adam lr {self.lr:g} with cosine decay to 0")
+        extra = (f", weights averaged (EMA {self.ema:g})" if self.ema else "") + (
+            f", input centred (-{self.offset:g})" if self.offset else "")
+        return f"{self.steps} steps on {where}, {lr}{extra}"
 
 
 PAPER = Settings()
+# The fast default of ``repro denoise`` (issue 23): the paper's 3000 steps and schedule, each on one random
+# 64x64 crop instead of the whole image (~1/100 of a Kodak image's work per step, the same on any image
+# size), the input centred and the weights averaged. Chosen on Kodak images 1 and 9 against the committed
+# full-image fits; its full-set PSNR against them is in results/zs_n2n/fast_*.
+FAST = Settings(crop=64, ema=0.995, offset=0.5)
+PRESETS = {"fast": FAST, "paper": PAPER}
 SMOKE_STEPS = 10  # budget "smoke": enough steps to exercise every line, not to denoise
 PATHS = ("reference", "fast")
 
@@ -101,14 +136,23 @@ def loss_reference(model: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
     return loss_res + loss_cons
 
 
-def loss_fast(model: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
-    """The same loss with both half images in one forward pass; subtractions and MSEs stay fp32."""
+def loss_fast(model: torch.nn.Module, y: torch.Tensor, margin: int = 0) -> torch.Tensor:
+    """The same loss with both half images in one forward pass; subtractions and MSEs stay fp32.
+
+    ``margin`` (0 for the paper's whole-image loss) leaves that many half-resolution pixels at each edge
+    out of the loss: on a crop they are the pixels the network sees through its zero padding, which a
+    pixel inside the image does not.
+    """
     noisy1, noisy2 = pair_downsample(y)
     halves = torch.cat([noisy1, noisy2]).contiguous(memory_format=torch.channels_last)
     noise1, noise2 = model(halves).chunk(2)
     pred1, pred2 = noisy1 - noise1.float(), noisy2 - noise2.float()
-    loss_res = 0.5 * (F.mse_loss(noisy1, pred2) + F.mse_loss(noisy2, pred1))
     denoised1, denoised2 = pair_downsample(y - model(y).float())
+    if margin:
+        inner = (..., slice(margin, -margin), slice(margin, -margin))
+        noisy1, noisy2, pred1, pred2 = noisy1[inner], noisy2[inner], pred1[inner], pred2[inner]
+        denoised1, denoised2 = denoised1[inner], denoised2[inner]
+    loss_res = 0.5 * (F.mse_loss(noisy1, pred2) + F.mse_loss(noisy2, pred1))
     loss_cons = 0.5 * (F.mse_loss(pred1, denoised1) + F.mse_loss(pred2, denoised2))
     return loss_res + loss_cons
 
@@ -125,6 +169,7 @@ class Fit:
     cpu_seconds: float  # CPU time of this process during the loop: robust to other jobs sharing the cores
     final_loss: float
     precision: str  # "fp32", "bf16" or "fp16"
+    pixels_per_step: int = 0  # pixels of the full-resolution input(s) fitted in one step (crops x crop area)
 
 
 def fast_precision(device: torch.device) -> str:
@@ -146,6 +191,36 @@ def _random_window(shape, max_pixels: int, generator: torch.Generator) -> tuple[
     return slice(top, top + wh), slice(left, left + ww)
 
 
+def crop_size(shape, crop: int) -> tuple[int, int]:
+    """The (height, width) of the crops fitted on an image of ``shape``: ``crop`` rounded down to even,
+    at most the image's own (even) size.
+
+    >>> crop_size((1, 3, 512, 768), 128), crop_size((1, 3, 101, 70), 128)
+    ((128, 128), (100, 70))
+    """
+    h, w = shape[-2:]
+    side = max(2, crop // 2 * 2)
+    return min(side, h // 2 * 2), min(side, w // 2 * 2)
+
+
+def random_crops(y: torch.Tensor, crop: int, batch: int, generator: torch.Generator) -> torch.Tensor:
+    """``batch`` random crops of (1, C, H, W) ``y`` stacked into (batch, C, h, w), :func:`crop_size`;
+    each starts on an even row and column, so the pair downsampler sees the image's own 2x2 cells."""
+    h, w = y.shape[-2:]
+    ch, cw = crop_size(y.shape, crop)
+    tops = torch.randint(0, (h - ch) // 2 + 1, (batch,), generator=generator) * 2
+    lefts = torch.randint(0, (w - cw) // 2 + 1, (batch,), generator=generator) * 2
+    return torch.cat([y[..., t:t + ch, l:l + cw] for t, l in zip(tops.tolist(), lefts.tolist())])
+
+
+def make_scheduler(optimizer, settings: Settings, steps: int):
+    """StepLR(lr_step, lr_gamma), the Colab's, or a cosine decay to 0 over ``steps``; stepped every step."""
+    if settings.schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, steps) / max(steps, 1))))
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.lr_step, gamma=settings.lr_gamma)
+
+
 def fit(noisy: torch.Tensor, steps: int | None = None, path: str = "fast", device: str | torch.device = "auto",
         seed: int = 0, settings: Settings = PAPER, max_pixels: int | None = None, progress: bool = False,
         precision: str | None = None) -> Fit:
@@ -153,8 +228,10 @@ def fit(noisy: torch.Tensor, steps: int | None = None, path: str = "fast", devic
 
     ``precision`` overrides the fast path's mixed precision ("fp32" isolates its other changes).
 
-    ``seed`` fixes the initial weights (the same on every device). ``max_pixels`` (not in the paper, off by
-    default) bounds memory on very large photos: each step then fits a random window of that many pixels.
+    ``seed`` fixes the initial weights (the same on every device) and the crops. ``settings.crop`` (not in
+    the paper) fits ``settings.batch`` random crops of that side at each step instead of the whole image.
+    ``max_pixels`` (not in the paper, off by default) bounds memory of whole-image settings on very large
+    photos: each step then fits a random window of that many pixels.
 
     >>> x = torch.rand(1, 1, 16, 16)
     >>> result = fit(x, steps=3, device="cpu")
@@ -172,7 +249,7 @@ def fit(noisy: torch.Tensor, steps: int | None = None, path: str = "fast", devic
     device = resolve_device(device) if isinstance(device, str) else device
     steps = settings.steps if steps is None else steps
     with seeded(seed):  # initial weights drawn on CPU: identical on every device
-        model = ZSN2NNet(noisy.shape[1], settings.width, settings.slope)
+        model = ZSN2NNet(noisy.shape[1], settings.width, settings.slope, settings.offset)
     model.to(device)
     y = noisy.to(device, torch.float32)
     autocast, loss_fn = contextlib.nullcontext(), loss_reference
@@ -187,14 +264,29 @@ def fit(noisy: torch.Tensor, steps: int | None = None, path: str = "fast", devic
             autocast = torch.autocast(device.type, dtype=dtype)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.lr_step, gamma=settings.lr_gamma)
+    scheduler = make_scheduler(optimizer, settings, steps)
     windows = torch.Generator().manual_seed(seed)
-    crop = max_pixels is not None and y.shape[-2] * y.shape[-1] > max_pixels
+    h, w = y.shape[-2:]
+    whole = settings.crop is None or crop_size(y.shape, settings.crop) == (h // 2 * 2, w // 2 * 2)
+    window = whole and max_pixels is not None and h * w > max_pixels
+    if not whole:
+        pixels = settings.batch * math.prod(crop_size(y.shape, settings.crop))
+    elif window:
+        pixels = math.prod((s.stop - s.start) for s in _random_window(y.shape, max_pixels, torch.Generator()))
+    else:
+        pixels = h * w
+    average = None
+    if settings.ema:
+        average = torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(settings.ema))
     loss = torch.zeros(())
     start, cpu_start = time.perf_counter(), time.process_time()
     with torch.enable_grad():  # evaluate() calls denoisers under no_grad
         for _ in progress_bar(range(steps), desc="zs-n2n fit", leave=False, disable=not progress):
-            target = y[(..., *_random_window(y.shape, max_pixels, windows))] if crop else y
+            if not whole:
+                target = random_crops(y, settings.crop, settings.batch, windows)
+            else:
+                target = y[(..., *_random_window(y.shape, max_pixels, windows))] if window else y
             with autocast:
                 loss = loss_fn(model, target)
             optimizer.zero_grad()
@@ -202,10 +294,14 @@ def fit(noisy: torch.Tensor, steps: int | None = None, path: str = "fast", devic
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
+            if average is not None:
+                average.update_parameters(model)
+    if average is not None and steps:
+        model = average.module
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return Fit(model, steps, time.perf_counter() - start, time.process_time() - cpu_start, float(loss.detach()),
-               precision)
+               precision, pixels)
 
 
 @torch.no_grad()
@@ -370,14 +466,18 @@ def run_name(noise, dataset: str, budget: str, crop: int | None = None, n_images
     return name + ("_smoke" if steps_for_budget(budget) != PAPER.steps else "")
 
 
-def _open_run(results_dir, name: str, noise, protocol, budget: str, device, steps: int, seed: int, **params):
+def _open_run(results_dir, name: str, noise, protocol, budget: str, device, steps: int, seed: int,
+              settings: Settings = PAPER, method: str = "zs-n2n", **params):
     from ..runs import Run
 
-    return Run.open(results_dir, "zs_n2n", name, method="zs-n2n", noise=noise.name, param=noise.label,
+    fields = {"steps": steps, "lr": settings.lr, "lr_step": settings.lr_step, "lr_gamma": settings.lr_gamma,
+              "width": settings.width}
+    if settings != PAPER:  # the paper's runs keep their run.json as it was
+        fields.update({k: v for k, v in dataclasses.asdict(settings).items() if k not in fields and k != "steps"})
+        fields["settings"] = settings.describe()
+    return Run.open(results_dir, "zs_n2n", name, method=method, noise=noise.name, param=noise.label,
                     protocol=protocol.name, budget=budget, device=str(device), iterations=steps,
-                    train_wall_s=0.0, seed=seed,
-                    params={"steps": steps, "lr": PAPER.lr, "lr_step": PAPER.lr_step, "lr_gamma": PAPER.lr_gamma,
-                            "width": PAPER.width, "threads": torch.get_num_threads(), **params})
+                    train_wall_s=0.0, seed=seed, params={**fields, "threads": torch.get_num_threads(), **params})
 
 
 def crop_check_run(results_dir, protocol, noise, dataset: str = "kodak24", crop: int = 256,
@@ -404,16 +504,29 @@ def crop_check_run(results_dir, protocol, noise, dataset: str = "kodak24", crop:
 
 
 def full_set_run(results_dir, protocol, noise, dataset: str, n_images: int | None = None, budget: str = "cpu",
-                 device: str | torch.device = "auto", seed: int = 0, progress: bool = True):
-    """Evaluate ZS-N2N (fast path) on full-size images of a set, resumable image by image."""
+                 device: str | torch.device = "auto", seed: int = 0, progress: bool = True, preset: str = "paper"):
+    """Evaluate ZS-N2N (fast path) on full-size images of a set, resumable image by image.
+
+    ``preset`` "paper" (the committed ``sigma25_kodak24``-style runs) or "fast" (:data:`FAST`, the default
+    of ``repro denoise``: its own run folder ``fast_<noise>_<dataset>`` and method ``zs-n2n fast``, fitted on
+    the same noisy images).
+    """
     from ..evaluate import evaluate
 
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {tuple(PRESETS)}, got '{preset}'")
     device = resolve_device(device) if isinstance(device, str) else device
+    settings = PRESETS[preset]
     steps = steps_for_budget(budget)
-    run = _open_run(results_dir, run_name(noise, dataset, budget, None, n_images), noise, protocol, budget,
-                    device, steps, seed, dataset=dataset, n_images=n_images, path="fast",
-                    fast_precision=fast_precision(device))
-    denoiser = ZeroShotN2N(steps=steps, path="fast", device=device, seed=seed, progress=progress)  # minutes per image
+    name = run_name(noise, dataset, budget, None, n_images)
+    if preset != "paper":
+        name, settings = f"{preset}_{name}", dataclasses.replace(settings, steps=steps)
+    run = _open_run(results_dir, name, noise, protocol, budget, device, steps, seed, settings,
+                    "zs-n2n" if preset == "paper" else f"zs-n2n {preset}", dataset=dataset, n_images=n_images,
+                    path="fast", fast_precision=fast_precision(device),
+                    **({} if preset == "paper" else {"preset": preset}))
+    denoiser = ZeroShotN2N(steps=steps, path="fast", device=device, seed=seed, settings=settings,
+                           progress=progress)
     table = evaluate(denoiser, protocol, noise, datasets=[dataset], n_images=n_images,
                      per_image_csv=run.per_image_csv, device=device, progress=progress)
     # Reached only when every image is done (an interrupted run stays "running" and resumes). The time is the

@@ -24,9 +24,10 @@ RECEPTIVE_RADIUS = 2  # two 3x3 convolutions: an output pixel sees 2 pixels each
 class ZSN2NNet(nn.Module):
     """conv3x3(C->48), leaky ReLU, conv3x3(48->48), leaky ReLU, conv1x1(48->C); PyTorch default init."""
 
-    def __init__(self, channels: int = 3, width: int = WIDTH, slope: float = SLOPE):
+    def __init__(self, channels: int = 3, width: int = WIDTH, slope: float = SLOPE, offset: float = 0.0):
         super().__init__()
         self.channels = channels
+        self.offset = offset  # subtracted from the input (0: the Colab's network; 0.5 centres [0, 1] images)
         self.conv1 = nn.Conv2d(channels, width, 3, padding=1)
         self.conv2 = nn.Conv2d(width, width, 3, padding=1)
         self.conv3 = nn.Conv2d(width, channels, 1)
@@ -34,4 +35,6 @@ class ZSN2NNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The estimated noise of ``x`` (N, C, H, W)."""
+        if self.offset:
+            x = x - self.offset
         return self.conv3(self.act(self.conv2(self.act(self.conv1(x)))))
