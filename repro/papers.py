@@ -25,6 +25,28 @@ from .methods import noise2score, ssdn
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """A paper's central comparison between two of its methods: ``a ≈ b`` (within ``tolerance`` dB) or ``a > b``."""
+
+    a: str
+    relation: str  # "≈" or ">"
+    b: str
+    tolerance: float = 0.1
+    source: str = ""
+
+    def holds(self, difference: float) -> bool:
+        """Whether ``a − b`` (dB) bears the comparison out.
+
+        >>> Comparison("n2n", "≈", "n2c").holds(-0.05), Comparison("ssdn", ">", "ssdn_mu").holds(-0.2)
+        (True, False)
+        """
+        return abs(difference) <= self.tolerance if self.relation == "≈" else difference > 0
+
+    def __str__(self) -> str:
+        return f"{self.a} {self.relation} {self.b}"
+
+
+@dataclass(frozen=True)
 class Paper:
     name: str  # results/<name>/, run.json "paper", the book chapter's file name
     title: str
@@ -34,6 +56,8 @@ class Paper:
     inference: Callable | None = None  # make_denoiser(model, method=..., **inference); None: the output as is
     has_results: bool = True  # False: claims only (its runs are filed under another paper)
     study: bool = False  # run folders that measure the protocol itself, not a paper's rows of the summary
+    headline: tuple[str, str, str, str] | None = None  # (method, noise, param, dataset) of its main claim
+    comparison: Comparison | None = None  # the comparison its main table makes
 
     @property
     def chapter(self) -> str | None:
@@ -42,16 +66,24 @@ class Paper:
 
 PAPERS: tuple[Paper, ...] = (
     Paper("noise2noise", "Noise2Noise (Lehtinen et al., ICML 2018)", "noise2noise",
-          ("n2n", "n2c", "bm3d", "anscombe_bm3d"), claims_prefix="Noise2Noise (Lehtinen"),
+          ("n2n", "n2c", "bm3d", "anscombe_bm3d"), claims_prefix="Noise2Noise (Lehtinen",
+          headline=("n2n", "gaussian", "sigma=25", "kodak24"),
+          comparison=Comparison("n2n", "≈", "n2c", 0.1, "Table 1: noisy targets within ~0.1 dB of clean ones")),
     Paper("ssdn", "High-Quality Self-Supervised Deep Image Denoising (Laine et al., NeurIPS 2019)", "ssdn",
           ("ssdn", "ssdn_unknown_sigma", "ssdn_diag", "ssdn_mu", "n2c", "n2n", "n2v"),
-          claims_prefix="High-Quality Self-Supervised Deep Image Denoising (Laine", inference=ssdn.make_denoiser),
+          claims_prefix="High-Quality Self-Supervised Deep Image Denoising (Laine", inference=ssdn.make_denoiser,
+          headline=("ssdn", "gaussian", "sigma=25", "kodak24"),
+          comparison=Comparison("ssdn", ">", "ssdn_mu", source="Table 1: the posterior mean beats the prior mean")),
     Paper("noise2score", "Noise2Score (Kim & Ye, NeurIPS 2021)", "noise2score",
           ("noise2score", "noise2score_unknown_sigma", "bm3d"), claims_prefix="Noise2Score (Kim & Ye",
-          inference=noise2score.make_denoiser),
-    Paper("zs_n2n", "Zero-Shot Noise2Noise (Mansour & Heckel, CVPR 2023)", "zs_n2n", ("zs-n2n",)),
+          inference=noise2score.make_denoiser, headline=("noise2score", "gaussian", "sigma=25", "cbsd68"),
+          comparison=Comparison("noise2score", ">", "bm3d", source="Table 2: above BM3D at sigma 25")),
+    Paper("zs_n2n", "Zero-Shot Noise2Noise (Mansour & Heckel, CVPR 2023)", "zs_n2n", ("zs-n2n",),
+          headline=("zs-n2n", "gaussian", "sigma=25", "kodak24")),
     Paper("scratch_n2n", "Noise2Noise from scratch (our hand-written framework)", None,
-          ("scratch_n2n", "torch_twin_n2n")),
+          ("scratch_n2n", "torch_twin_n2n"), headline=("scratch_n2n", "gaussian", "sigma=25", "kodak24"),
+          comparison=Comparison("scratch_n2n", "≈", "torch_twin_n2n", 0.1,
+                                "ours: the hand-written gradients train as autograd's do")),
     Paper("noise2void", "Noise2Void (Krull et al., CVPR 2019)", "ssdn", ("n2v",), claims_prefix="Noise2Void (Krull",
           has_results=False),
     Paper("protocol", "The evaluation protocol's own effects", "noise2noise", ("n2n",), study=True),

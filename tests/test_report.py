@@ -180,3 +180,15 @@ def test_the_claims_table_keeps_reproductions_unreproduced_claims_and_unclaimed_
     assert "2 claims in 1 settings have no number of ours yet: poisson lam=30 (2)." in main
     assert "31.67" not in main and "31.67" in rest  # an unreproduced claim only in the collapsed list
     assert "Our 1 rows that match no claim" in rest  # BM3D on Kodak: no claim, labelled, collapsed
+
+
+def test_the_headline_table_gives_each_paper_its_main_claim_and_comparison(results):
+    make_run(results, "noise2noise", "n2c_smoke", 32.03, method="n2c")
+    runs.write_summary(results)
+    table = report.headline_table(results).set_index("setting")
+    n2n = table.loc["n2n, gaussian sigma=25, kodak24"]
+    assert n2n.psnr_db == pytest.approx(32.0) and n2n.delta_db == pytest.approx(32.0 - 32.39)
+    assert n2n.comparison == "n2n ≈ n2c: holds, -0.03 dB"  # no claim for N2C here: no paper difference
+    ssdn = table.loc["ssdn, gaussian sigma=25, kodak24"]
+    assert pd.isna(ssdn.psnr_db) and ssdn.comparison == ""  # nothing run for SSDN in this folder
+    assert len(report.gap_vs_compute_figure(results).axes[0].collections) == 1  # Noise2Noise's one claimed row
