@@ -144,7 +144,12 @@ class Gamma:
 
 @dataclass(frozen=True)
 class Bernoulli:
-    """Each pixel is dropped (set to 0) with probability p, all channels together (N2N §3.3)."""
+    """Each pixel is dropped (set to 0) with probability p, all channels together.
+
+    N2N (arXiv 1803.04189v3) §3.2, multiplicative Bernoulli noise: p is the probability that a pixel is
+    corrupted, and its mask marks kept pixels 1 and zeroed ones 0. The paper speaks of pixels, not channels, and
+    the official code has no Bernoulli noise to settle it; zero is black on the [0, 1] scale.
+    """
 
     p: Param
     name = "bernoulli"
@@ -156,9 +161,12 @@ class Bernoulli:
     def label(self) -> str:
         return _label("p", self.p)
 
+    def keep_mask(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The (N, 1, H, W) mask, 1 where a pixel is kept: the same draws as ``self(x, generator)``."""
+        return (_rand(x[:, :1], generator) >= _per_example(self.p, x, generator)).to(x.dtype)
+
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        keep = (_rand(x[:, :1], generator) >= _per_example(self.p, x, generator)).to(x.dtype)
-        return x * keep
+        return x * self.keep_mask(x, generator)
 
 
 @dataclass(frozen=True)
