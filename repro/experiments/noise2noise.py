@@ -2,7 +2,8 @@
 
 The paper's losses and hyper-parameters with their sources are :mod:`repro.methods.noise2noise`. Training
 data: CBSD432 without BSD300's 32 test scenes (400 images; the paper's ~50k ImageNet images are not
-available offline); each noisy copy draws its own noise level from the training range.
+available offline); each noisy copy draws its own noise level from the training range. Bernoulli noise trains N2N
+with the paper's masked loss (the target's dropped pixels do not count) and N2C with the clean image.
 """
 from __future__ import annotations
 
@@ -10,37 +11,40 @@ from .. import data, noise as noises, protocols
 from ..evaluate import Validator
 from ..methods import noise2noise as n2n
 from ..models import UNet
-from ..patches import PatchSampler
 from ..pipeline import train_and_evaluate
 from ..runs import Run
 from .config import train_config
 
 
-def test_noise(noise: str = "gaussian", sigma: float = 25.0, lam: float = 30.0):
-    """The noise the Noise2Noise protocol scores under: Gaussian σ or Poisson λ."""
-    return noises.make(noise, sigma if noise == "gaussian" else lam)
+def test_noise(noise: str = "gaussian", sigma: float = 25.0, lam: float = 30.0, p: float = 0.5):
+    """The noise the Noise2Noise protocol scores under: Gaussian σ, Poisson λ or Bernoulli p (paper §3.2: 0.5)."""
+    if noise not in ("gaussian", "poisson", "bernoulli"):
+        raise ValueError(f"Noise2Noise is scored here under gaussian, poisson or bernoulli noise, not '{noise}'")
+    return noises.make(noise, {"gaussian": sigma, "poisson": lam, "bernoulli": p}[noise])
 
 
 def run_name(method: str, noise: str, budget: str, seed: int) -> str:
     return f"{method}_{noise}_{budget}_seed{seed}"
 
 
-def train(method: str = "n2n", noise: str = "gaussian", sigma: float = 25.0, lam: float = 30.0, *, budget: str,
-          device, results_dir, precision: str = "bf16", seed: int = 0, time_limit_s: float | None = None,
+def train(method: str = "n2n", noise: str = "gaussian", sigma: float = 25.0, lam: float = 30.0, p: float = 0.5, *,
+          budget: str, device, results_dir, precision: str = "bf16", seed: int = 0, time_limit_s: float | None = None,
           progress: bool = True) -> Run:
     """Train ``method`` ('n2n' or 'n2c') at ``budget`` and evaluate it under the Noise2Noise protocol."""
     hp = n2n.BUDGETS[budget]
+    loss_fn = n2n.loss(method, noise)
+    evaluation_noise = test_noise(noise, sigma, lam, p)
     images = [im.pixels for im in data.load(n2n.TRAIN_SET, exclude=n2n.TRAIN_EXCLUDE)][: hp["train_images"]]
-    sampler = PatchSampler(images, hp["patch_size"], n2n.training_noise(noise), copies=2, seed=seed)
+    sampler = n2n.training_sampler(images, hp["patch_size"], noise, seed=seed)
     config = train_config(hp, lr=n2n.LR, betas=n2n.BETAS, rampdown_fraction=hp["rampdown_fraction"],
                           precision=precision, seed=seed)
-    evaluation_noise = test_noise(noise, sigma, lam)
     return train_and_evaluate(
         results_dir=results_dir, paper=n2n.PAPER, run_name=run_name(method, noise, budget, seed), method=method,
-        model=UNet(3), architecture="unet", arch_kwargs={"in_channels": 3}, loss_fn=n2n.LOSSES[method](),
+        model=UNet(3), architecture="unet", arch_kwargs={"in_channels": 3}, loss_fn=loss_fn,
         sampler=sampler, config=config, protocol=protocols.get(n2n.PAPER), eval_noise=evaluation_noise,
         budget=budget, device=device,
-        params={"method": method, "noise": noise, "sigma": sigma, "lam": lam, "precision": precision,
+        params={"method": method, "noise": noise, "sigma": sigma, "lam": lam,
+                **({"p": p, "loss": type(loss_fn).__name__} if noise == "bernoulli" else {}), "precision": precision,
                 "train_set": f"{n2n.TRAIN_SET} minus {n2n.TRAIN_EXCLUDE} ({len(images)} images)",
                 "train_noise": n2n.training_noise(noise).label, **hp},
         validate=Validator("kodak24", evaluation_noise, n_images=4, crop=256), eval_images=hp["eval_images"],
