@@ -24,9 +24,10 @@
 
 # %% tags=["parameters"]
 method: str = "n2n"  # n2n (noisy targets) | n2c (clean targets)
-noise: str = "gaussian"  # gaussian | poisson
+noise: str = "gaussian"  # gaussian | poisson | bernoulli
 sigma: float = 25.0  # Gaussian test noise level, 0-255 scale (training draws sigma ~ U[0,50])
 lam: float = 30.0  # Poisson test photon count lambda (training draws lambda ~ U[0,50])
+p: float = 0.5  # Bernoulli test probability that a pixel is dropped, in (0, 1) (training draws p ~ U[0,0.95])
 budget: str = "auto"  # smoke | cpu | paper | auto (paper on a GPU, cpu otherwise)
 device: str = "auto"  # auto | cpu | cuda
 precision: str = "bf16"  # bf16 (autocast; channels_last on CPU) | fp32
@@ -39,10 +40,12 @@ time_limit_min: float = 0.0  # pause training (checkpointed) after this many min
 # parameter and the valid values, and a parameter this notebook does not have is refused.
 
 # %%
-from repro.notebook import check_parameters
+from repro.notebook import ParameterError, check_parameters
 from repro.methods import noise2noise as n2n
 
-check_parameters(globals(), choices={"method": n2n.LOSSES, "noise": n2n.TRAIN_NOISE}, positive=("sigma", "lam"))
+check_parameters(globals(), choices={"method": n2n.LOSSES, "noise": n2n.TRAIN_NOISE}, positive=("sigma", "lam", "p"))
+if not p < 1:
+    raise ParameterError(f"parameter 'p' must be < 1 (the probability that a pixel is dropped), got {p!r}")
 
 # %%
 import repro
@@ -56,7 +59,7 @@ dev = resolve_device(device)
 budget = resolve_budget(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 hp = n2n.BUDGETS[budget]
-test_noise = recipe.test_noise(noise, sigma, lam)
+test_noise = recipe.test_noise(noise, sigma, lam, p)
 announce("noise2noise", budget, dev, results, f"{method.upper()} training, then the Noise2Noise protocol",
          iterations=hp["iterations"], methods=(method,))
 print(f"test noise {test_noise.label}; hyper-parameters {hp}")
@@ -68,7 +71,7 @@ print(f"test noise {test_noise.label}; hyper-parameters {hp}")
 # its own noise level from the range. Validation on four fixed 256×256 Kodak crops, for monitoring only.
 
 # %%
-run = recipe.train(method, noise, sigma, lam, budget=budget, device=dev, results_dir=results, precision=precision,
+run = recipe.train(method, noise, sigma, lam, p, budget=budget, device=dev, results_dir=results, precision=precision,
                    seed=seed, time_limit_s=time_limit_min * 60 or None)
 run.path
 

@@ -135,3 +135,27 @@ def test_two_training_steps_run_with_the_bernoulli_sampler(method, tmp_path, one
     assert result.iterations == 2 and math.isfinite(result.final_loss) and result.final_loss > 0
     assert len((tmp_path / method / "curve.csv").read_text().splitlines()) == 3  # header and one row per step
 
+
+def _notebook_check(**values):
+    """Run the notebook's parameters cell, then ``values`` as papermill would inject them, then its check cell."""
+    from pathlib import Path
+
+    import jupytext
+
+    cells = [c for c in jupytext.read(Path(__file__).resolve().parent.parent / "notebooks" / "noise2noise.py").cells
+             if c.cell_type == "code"]
+    assert "parameters" in cells[0].metadata.get("tags", [])
+    namespace = {}
+    exec(cells[0].source, namespace)
+    namespace.update(values)
+    exec(cells[1].source, namespace)
+    return namespace
+
+
+def test_the_notebook_takes_bernoulli_noise_with_p_and_refuses_a_p_outside_0_1():
+    assert _notebook_check(noise="bernoulli", p=0.5)["p"] == 0.5
+    from repro.notebook import ParameterError
+    for bad, message in [(0.0, "parameter 'p' must be > 0"), (1.0, "parameter 'p' must be < 1"),
+                         (1.5, "parameter 'p' must be < 1")]:
+        with pytest.raises(ParameterError, match=message):
+            _notebook_check(noise="bernoulli", p=bad)
