@@ -1,0 +1,116 @@
+"""workflow/Snakefile over workflow/grid.csv: lint, dry runs of the cpu and paper grids, a smoke grid end to end.
+
+The smoke grid has three runs of three papers (Noise2Noise, SSDN, Zero-Shot Noise2Noise) at budget=smoke,
+written into a temporary results folder; each run is its paper's notebook executed by papermill, kept as
+the run's log. A second invocation finds nothing to do.
+"""
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+GRID = ROOT / "workflow" / "grid.csv"
+COLUMNS = ["paper", "method", "noise", "param", "channels", "budget", "seed", "run", "notebook_params"]
+SMOKE = [
+    ["noise2noise", "n2n", "gaussian", "sigma=25", "color", "smoke", "0", "noise2noise/n2n_gaussian_smoke_seed0",
+     "method=n2n noise=gaussian sigma=25"],
+    ["ssdn", "ssdn", "gaussian", "sigma=25", "color", "smoke", "0", "ssdn/ssdn_known_sigma25_smoke_seed0",
+     "method=ssdn sigma_mode=known train_sigma=25 sigma=25"],
+    ["zs_n2n", "zs-n2n", "gaussian", "sigma=25", "color", "smoke", "0", "zs_n2n/sigma25_kodak24_first1_smoke",
+     "noise=gaussian sigma=25 dataset=kodak24"],
+]
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch):
+    """snakemake's .snakemake/ state (locks, metadata) goes to a temporary folder, not the checkout."""
+    monkeypatch.setenv("TEST_SNAKEMAKE_DIR", str(tmp_path / "state"))
+
+
+def snakemake(*args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    state = Path(os.environ["TEST_SNAKEMAKE_DIR"])
+    state.mkdir(parents=True, exist_ok=True)
+    return subprocess.run([str(SNAKEMAKE), "--directory", str(state), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+
+
+def job_counts(output: str) -> dict:
+    """The 'Job stats' table of a (dry) run: rule -> count."""
+    table = output.split("Job stats:", 1)[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
+
+
+def grid(budget: str) -> list[dict]:
+    with GRID.open(newline="") as handle:
+        return [row for row in csv.DictReader(handle) if row["budget"] == budget]
+
+
+def test_the_grid_is_well_formed():
+    with GRID.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == COLUMNS
+    for budget in ("cpu", "paper"):
+        runs = [row["run"] for row in rows if row["budget"] == budget]
+        assert len(runs) == len(set(runs)), f"a run folder appears twice at budget {budget}"
+    for row in rows:
+        assert row["run"].split("/")[0] == row["paper"] and (ROOT / "notebooks" / f"{row['paper']}.ipynb").exists()
+    # every committed cpu run folder of the grid is there (the grid names real folders)
+    missing = [row["run"] for row in grid("cpu") if not (ROOT / "results" / row["run"] / "run.json").exists()]
+    assert not missing, missing
+
+
+def test_lint_is_clean():
+    result = snakemake("--lint")
+    assert result.returncode == 0 and "Congratulations" in result.stdout + result.stderr, result.stdout[-3000:]
+
+
+@pytest.mark.parametrize("budget", ["cpu", "paper"])
+def test_a_dry_run_lists_exactly_the_missing_runs(budget):
+    result = snakemake("-n", "--config", f"budget={budget}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    missing = [row for row in grid(budget) if not (ROOT / "results" / row["run"] / "run.json").exists()]
+    counts = job_counts(result.stdout)
+    assert counts.get("run", 0) == len(missing), (counts, [row["run"] for row in missing])
+    for row in missing:
+        assert f"results/{row['run']}/run.json" in result.stdout
+    if budget == "paper":  # sized for a GPU: the profile's resources reach every job
+        assert len(missing) >= 14 and "gpu=1" in result.stdout and "runtime=4320" in result.stdout
+
+
+def test_the_slurm_profile_plans_the_paper_grid():
+    result = snakemake("-n", "--profile", "workflow/profiles/slurm", "--config", "budget=paper")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "slurm_partition=gpu" in result.stdout and job_counts(result.stdout)["run"] >= 14
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_the_smoke_grid_runs_end_to_end_and_resumes(tmp_path):
+    smoke_grid = tmp_path / "grid.csv"
+    with smoke_grid.open("w", newline="") as handle:
+        csv.writer(handle).writerows([COLUMNS, *SMOKE])
+    results, logs = tmp_path / "results", tmp_path / "logs"
+    config = ["--config", "budget=smoke", f"grid={smoke_grid}", f"results={results}", f"logs={logs}", "device=cpu"]
+    planned = snakemake("-n", *config)
+    assert job_counts(planned.stdout) == {"run": 3, "summary": 1, "all": 1}, planned.stdout[-2000:]
+    done = snakemake("--cores", "2", *config)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for row in SMOKE:
+        info = json.loads((results / row[7] / "run.json").read_text())
+        assert info["status"] == "complete" and info["budget"] == "smoke" and info["paper"] == row[0]
+        log = logs / f"{row[7]}.ipynb"  # the executed notebook is the run's log
+        assert json.loads(log.read_text())["metadata"]["papermill"]["parameters"]["results_dir"] == str(results)
+    summary = pd.read_csv(results / "summary.csv")
+    assert set(summary.run) >= {row[7] for row in SMOKE}
+    assert not (ROOT / "results" / "noise2noise" / "n2n_gaussian_smoke_seed0").exists()
+    again = snakemake("-n", *config)  # everything is there: nothing to do
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout[-2000:]
