@@ -47,7 +47,7 @@ BUDGETS = {
     "paper": {"iterations": 500_000, "patch_size": 256, "batch_size": 4, "rampdown_fraction": 0.5,
               "train_images": None, "val_every": 10_000, "eval_images": None},
 }
-LR = 3e-4  # NVlabs config.py learning_rate=0.0003 (the paper appendix's 0.001 could not be confirmed)
+LR = 3e-4  # NVlabs config.py learning_rate=0.0003; the paper (appendix A.2) says 0.001: we follow the code
 BETAS = (0.9, 0.99)  # NVlabs config.py: beta1=0.9, beta2=0.99, epsilon=1e-8
 TRAIN_SET = "cbsd432"  # the paper used ~50k ImageNet validation images, which are not available offline here
 TRAIN_EXCLUDE = "bsd300_test"  # cbsd432 holds 32 of BSD300's test scenes: keep them out of training
