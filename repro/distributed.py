@@ -162,6 +162,8 @@ def _worker(argv: list[str] | None = None) -> None:
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--checkpoint-every", type=int, default=2)
     parser.add_argument("--die-at", type=int, default=None, help="SIGKILL rank 0 when this iteration starts")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="train and evaluate through repro.pipeline into the results folder run_dir")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(1)
@@ -178,6 +180,17 @@ def _worker(argv: list[str] | None = None) -> None:
 
     config = TrainConfig(iterations=args.steps, batch_size=args.batch, lr=1e-3, precision=args.precision,
                          checkpoint_every=args.checkpoint_every, log_every=1, seed=0)
+    if args.pipeline:  # the run folder <run_dir>/noise2noise/ddp_smoke: rank 0 writes it, then evaluates
+        from . import protocols
+        from .pipeline import train_and_evaluate
+
+        train_and_evaluate(results_dir=args.run_dir, paper="noise2noise", run_name="ddp_smoke", method="n2n",
+                           model=UNet(3), architecture="unet", arch_kwargs={"in_channels": 3}, loss_fn=Loss(),
+                           sampler=sampler, config=config, protocol=protocols.get("noise2noise"),
+                           eval_noise=Gaussian(25), budget="smoke", device="cpu", params={"world_size": world_size()},
+                           datasets=["set14"], eval_images=1, progress=False)
+        cleanup()
+        return
     with seeded(0):
         model = UNet(3)
     train(model, Loss(), sampler, config, args.run_dir, progress=False)

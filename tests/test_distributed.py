@@ -12,11 +12,13 @@ weights after 4 steps (largest relative to the tensor's max 1.1e-5); a 2-rank ru
 Recorded by ``python tests/test_distributed.py results/distributed/equivalence.csv``.
 """
 import csv
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -100,6 +102,20 @@ def test_a_killed_two_rank_run_resumes_to_the_same_weights(runs, tmp_path):
 def test_a_batch_that_does_not_split_over_the_ranks_is_refused(tmp_path):
     result = two_ranks(tmp_path / "run", "--batch", "3")
     assert result.returncode != 0 and "does not split over 2 ranks" in result.stdout + result.stderr
+
+
+def test_through_the_pipeline_rank_0_alone_writes_the_run_folder(tmp_path):
+    ok(single(tmp_path / "one", "--pipeline"))
+    ok(two_ranks(tmp_path / "two", "--pipeline"))
+    one, two = (tmp_path / name / "noise2noise" / "ddp_smoke" for name in ("one", "two"))
+    info = json.loads((two / "run.json").read_text())
+    assert info["status"] == "complete" and info["world_size"] == 2 and info["iterations"] == STEPS
+    assert "world_size" not in json.loads((one / "run.json").read_text())  # one process: run.json as before
+    assert len(pd.read_csv(two / "per_image.csv")) == 1 and (tmp_path / "two" / "summary.csv").exists()
+    w_one = torch.load(one / "model.pt", weights_only=False)["state_dict"]
+    w_two = torch.load(two / "model.pt", weights_only=False)["state_dict"]
+    absolute, relative = difference(w_one, w_two)
+    assert absolute <= ATOL, f"pipeline, 2 ranks vs 1 process: max |dw| {absolute:.2e} (relative {relative:.2e})"
 
 
 def record(path: Path) -> None:
