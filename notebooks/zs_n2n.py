@@ -25,7 +25,8 @@
 # 2. runs **the published check**: per-crop PSNR on 256x256 Kodak crops (the Colab printed 31.17 dB for
 #    one such crop at sigma=25), with the fp32 reference path and the fast path on the same noisy crops,
 # 3. evaluates full-size images of `dataset`, resumable image by image (a killed run picks up where it
-#    stopped).
+#    stopped), with the paper's protocol (`preset="paper"`) or with the fast default of `repro denoise`
+#    (`preset="fast"`: 3000 steps on small random crops, its own run folder `fast_<noise>_<dataset>`).
 #
 # ZS-N2N is cheap enough that the `cpu` budget *is* the paper's protocol (3000 steps per image);
 # `smoke` runs 10 steps on one image. Run it with papermill, e.g.
@@ -43,6 +44,7 @@ n_reference: int = 3  # of those crops, how many the fp32 reference path also fi
 budget: str = "auto"  # smoke | cpu | paper | auto (paper on GPU, cpu otherwise); cpu and paper both run 3000 steps
 device: str = "auto"  # auto | cpu | cuda
 seed: int = 0  # initial weights of every fit (noise seeds are fixed by the zs_n2n protocol)
+preset: str = "paper"  # full-size fits: paper (the published protocol) | fast (repro denoise's default, on crops)
 results_dir: str = ""  # folder for run folders (empty: results/ of this repository)
 
 # %% [markdown]
@@ -54,7 +56,8 @@ from repro.notebook import check_parameters
 from repro import protocols
 
 check_parameters(globals(), positive=("sigma", "lam"), non_negative=("n_images", "n_crops", "n_reference"),
-                 choices={"noise": ("gaussian", "poisson"), "dataset": protocols.get("zs_n2n").datasets})
+                 choices={"noise": ("gaussian", "poisson"), "dataset": protocols.get("zs_n2n").datasets,
+                          "preset": ("paper", "fast")})
 
 # %%
 
@@ -80,7 +83,8 @@ if budget == "smoke":
 announce("zs_n2n", budget, dev, results, f"ZS-N2N fits ({steps} steps each) on {dataset} and the Kodak crop check",
          methods=("zs-n2n",))
 print(f"noise {test_noise.label}; "
-      f"fast path precision here: {zsn2n.fast_precision(dev)}; settings {zsn2n.PAPER}")
+      f"fast path precision here: {zsn2n.fast_precision(dev)}; full-size fits ({preset}): "
+      f"{zsn2n.PRESETS[preset].describe()}")
 
 # %% [markdown]
 # ## The method on one image
@@ -132,12 +136,19 @@ if n_crops:
 # ## Full-size images of the data set
 #
 # One fit per image (fast path), scored under the zs_n2n protocol; `per_image.csv` is written as each
-# image finishes, so re-running this cell after an interruption recomputes nothing.
+# image finishes, so re-running this cell after an interruption recomputes nothing. With `preset="fast"`
+# the same noisy images are fitted with `repro denoise`'s default, and `zsn2n.compare_presets` pairs them
+# with the paper-protocol run of the same set.
 
 # %%
 run, table = zsn2n.full_set_run(results, protocol, test_noise, dataset, n_images=n_images or None, budget=budget,
-                                device=dev, seed=seed)
+                                device=dev, seed=seed, preset=preset)
 runs.write_summary(results)
 print(run.path)
 display(summarize(table))
 display(table.round(3))
+
+# %%
+if preset != "paper":  # the same noisy images, paired with the paper-protocol run of this set (if in `results`)
+    versus, _ = zsn2n.compare_presets(results, test_noise.label.replace("=", ""), [dataset], preset)
+    display(versus if len(versus) else f"no paper-protocol run of {dataset} in {results} to compare with")

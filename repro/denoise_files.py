@@ -1,10 +1,19 @@
 """``repro denoise``: denoise your own image files, keeping each file's name, format and bit depth.
 
-    repro denoise photo.jpg scans/ -o denoised/                 # Zero-Shot Noise2Noise, the paper's 3000 steps
+    repro denoise photo.jpg scans/ -o denoised/                 # Zero-Shot Noise2Noise, fast (crop) fits
+    repro denoise photo.jpg -o denoised/ --protocol paper       # the paper's protocol: whole-image fits
     repro denoise photo.png -o out/ --method results/noise2noise/n2n_gaussian_cpu_seed0   # a trained model
 
 * Methods (``--method``): ``zs-n2n`` (the default: Zero-Shot Noise2Noise, fitted to each image, no training
   data), or a trained model: a run folder holding ``model.pt`` or that file, loaded by :func:`repro.load`.
+* ZS-N2N protocols (``--protocol``): ``fast`` (the default, :data:`repro.methods.zsn2n.FAST`: 3000 steps
+  each on 16 random 16x16 crops, the input centred, the weights averaged; the work per step is the same on
+  any image size, so a fit takes about as long on a 12 MP photo as on a thumbnail) or ``paper``
+  (:data:`repro.methods.zsn2n.PAPER`, the published protocol: 3000 steps on the whole image, minutes per
+  image). ``results/zs_n2n/fast_*`` and the book's ZS-N2N chapter give the PSNR each costs.
+* Before the work starts it prints the files, the method and its settings, and, before each image, its size
+  and an estimate of the time (a few steps timed on this machine, scaled up); a progress bar runs per image
+  and for the batch.
 * Gray and colour: a trained model takes the channels it was trained on (:attr:`repro.Denoiser.in_channels`).
   A gray image through a colour model is replicated to 3 channels, denoised, and the mean of the 3 output
   channels is written (gray stays gray); a colour image through a gray model is denoised one channel at a
@@ -22,16 +31,18 @@
   (``--overwrite``) is given. Kept files are not failures.
 * A file that cannot be read or denoised is reported and skipped; the others are still written.
 * Inputs are never overwritten: an output path that is an input is refused before anything runs.
-* Size: ZS-N2N fits a 22k-parameter network to each image, so any size works; above
-  ``MAX_FIT_PIXELS`` each optimisation step sees a random window of the photo instead of all of it
-  (not in the paper, which used images of at most ~0.5 MP; it bounds memory), and the final pass runs
-  over the whole photo in tiles.
+* Size: ZS-N2N fits a 22k-parameter network to each image, so any size works. The fast protocol fits 16x16
+  crops; with ``--protocol paper``, above ``MAX_FIT_PIXELS`` each optimisation step sees a random window of
+  the photo instead of all of it (not in the paper, which used images of at most ~0.5 MP; it bounds
+  memory). The final pass runs over the whole photo in tiles, so memory grows with the photo's own pixels
+  only (``results/timing/zsn2n_speed.csv`` states the measured peak on a 12 MP photo).
 """
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -230,15 +241,44 @@ def check_method(method: str) -> None:
                            "or the file itself")
 
 
-def check_request(method: str, device="auto", steps: int | None = None) -> None:
-    """Refuse (:class:`DenoiseError`) a method, device or step count that cannot run; loads nothing."""
+PROTOCOLS = ("fast", "paper")
+
+
+def zs_n2n_settings(protocol: str = "fast", steps: int | None = None):
+    """The :class:`repro.methods.zsn2n.Settings` of a ``--protocol``, with ``steps`` if given, and the
+    ``max_pixels`` window of whole-image fits (None for crop fits).
+
+    >>> from repro.methods import zsn2n
+    >>> zs_n2n_settings("paper") == (zsn2n.PAPER, MAX_FIT_PIXELS), zs_n2n_settings("fast", 500)[0].steps
+    (True, 500)
+    """
+    import dataclasses
+
+    from .methods import zsn2n
+
+    if protocol not in PROTOCOLS:
+        raise DenoiseError(f"unknown --protocol '{protocol}': use fast (the default) or paper")
+    settings = zsn2n.PRESETS[protocol]
+    if steps is not None:
+        settings = dataclasses.replace(settings, steps=steps)
+    return settings, (MAX_FIT_PIXELS if settings.crop is None else None)
+
+
+def check_request(method: str, device="auto", steps: int | None = None, protocol: str | None = None) -> None:
+    """Refuse (:class:`DenoiseError`) a method, device, step count or protocol that cannot run; loads nothing."""
     check_method(method)
+    if protocol is not None:
+        if protocol not in PROTOCOLS:
+            raise DenoiseError(f"unknown --protocol '{protocol}': use fast (the default) or paper")
+        if method.lower() not in ZS_N2N_NAMES:
+            raise DenoiseError(f"--protocol chooses how ZS-N2N is fitted; the trained model {method} takes none "
+                               "(leave --protocol out)")
     if steps is not None:
         if method.lower() not in ZS_N2N_NAMES:
             raise DenoiseError(f"--steps sets ZS-N2N's fitting steps; the trained model {method} takes none "
                                "(leave --steps out)")
         if steps < 1:
-            raise DenoiseError(f"--steps must be at least 1 (got {steps}); the default is the paper's 3000")
+            raise DenoiseError(f"--steps must be at least 1 (got {steps}); the default is 3000, the paper's")
     if not isinstance(device, str) or device == "auto":
         return
     try:
@@ -254,17 +294,19 @@ def check_request(method: str, device="auto", steps: int | None = None) -> None:
                                f"cuda:{count - 1})")
 
 
-def make_denoiser(method: str, device: str = "auto", steps: int | None = None):
-    """``zs-n2n`` (fitted per image) or a trained model through :func:`repro.load` (imported only then).
+def make_denoiser(method: str, device: str = "auto", steps: int | None = None, protocol: str | None = None):
+    """``zs-n2n`` (fitted per image, ``protocol`` fast or paper) or a trained model through :func:`repro.load`
+    (imported only then).
 
     Raises :class:`DenoiseError` with a one-line reason for a method that names neither.
     """
-    check_request(method, device, steps)
+    check_request(method, device, steps, protocol)
     if method.lower() in ZS_N2N_NAMES:
         from .methods.zsn2n import ZeroShotN2N
 
+        settings, max_pixels = zs_n2n_settings(protocol or "fast", steps)
         try:
-            return ZeroShotN2N(steps=steps, path="fast", device=device, max_pixels=MAX_FIT_PIXELS, progress=True)
+            return ZeroShotN2N(path="fast", device=device, settings=settings, max_pixels=max_pixels, progress=True)
         except (RuntimeError, ValueError) as err:
             raise DenoiseError(" ".join(str(err).split())) from err
     from .checkpoints import load
@@ -390,12 +432,93 @@ def _remove_folders(folders: list[Path]) -> None:
             return
 
 
+def image_size(path: Path) -> tuple[int, int, int] | None:
+    """(width, height, channels) from the file's header, without decoding its pixels; None if unknown."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings(), PILImage.open(path) as im:
+            warnings.simplefilter("ignore")  # a damaged file is reported when it is read, once
+            gray = im.mode in ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F") or (
+                im.mode == "P" and _palette_is_gray(im))
+            return im.size[0], im.size[1], 1 if gray else 3
+    except Exception:
+        pass
+    import logging
+
+    log = logging.getLogger("tifffile")  # a damaged file is reported when it is read, once
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            samples = getattr(page, "samplesperpixel", 1)
+            return int(page.imagewidth), int(page.imagelength), 1 if samples <= 2 else 3
+    except Exception:
+        return None
+    finally:
+        log.setLevel(level)
+
+
+def _seconds(s: float) -> str:
+    """A duration as people read it.
+
+    >>> _seconds(42.4), _seconds(754), _seconds(7300)
+    ('42 s', '12 min 34 s', '2 h 1 min')
+    """
+    s = round(s)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+def describe_plan(pairs, method: str, denoiser, protocol: str = "fast") -> tuple[list[str], dict]:
+    """The lines printed before the work starts (files, sizes, method, settings, estimated time), and the
+    estimate in seconds of each input (ZS-N2N only: a few fitting steps timed here, scaled up)."""
+    zs = method.lower() in ZS_N2N_NAMES
+    threads = torch.get_num_threads()
+    if zs:
+        from .methods.zsn2n import PAPER
+
+        what = f"zs-n2n, protocol {protocol}: {denoiser.settings.describe()}"
+        if protocol == "paper" and denoiser.settings == PAPER:
+            what += " (the published protocol)"
+    else:
+        what = f"trained model {method} (one pass per image)"
+    lines = [f"method: {what}; device {_model_device(denoiser) if not zs else denoiser.device}, {threads} thread(s)"]
+    estimates, total = {}, 0.0
+    for source, _ in pairs:
+        size = image_size(source)
+        if size is None:
+            lines.append(f"  {source}: size unknown until read")
+            continue
+        w, h, c = size
+        line = f"  {source}: {w}x{h} ({w * h / 1e6:.1f} MP), {'colour' if c == 3 else 'gray'}"
+        if zs:
+            estimates[source] = denoiser.estimate_seconds((1, c, h, w))
+            total += estimates[source]
+            line += f", about {_seconds(estimates[source])}"
+            if denoiser.max_pixels and w * h > denoiser.max_pixels:
+                line += f" (each step fits a random {denoiser.max_pixels / 1e6:.1f} MP window: memory)"
+        lines.append(line)
+    if zs and estimates:
+        lines.append(f"estimated time: about {_seconds(total)} for {len(estimates)} image(s) (measured on this "
+                     "machine now; other jobs on it change it)")
+    return lines, estimates
+
+
 def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", steps: int | None = None,
-                  progress: bool = True, overwrite: bool = False) -> list[tuple[str, str]]:
+                  progress: bool = True, overwrite: bool = False, protocol: str | None = None) -> list[tuple[str, str]]:
     """Denoise image files into the folder ``output``; returns [(file, reason)] for each file that failed.
 
-    Raises :class:`DenoiseError` before any image is fitted for an unknown method, device or a bad step
-    count, an empty request, an output that would overwrite an input, or an output folder that is a file,
+    ``protocol`` (ZS-N2N only): ``fast`` (None: the default) or ``paper`` (the published protocol).
+
+    Raises :class:`DenoiseError` before any image is fitted for an unknown method, device, protocol or a bad
+    step count, an empty request, an output that would overwrite an input, or an output folder that is a file,
     cannot be created or cannot be written into (checked by a probe file before the denoiser is built).
     Missing inputs are reported before the denoiser is built. An output file that already
     exists is kept, and its input skipped with a message (not a failure), unless ``overwrite``.
@@ -404,7 +527,7 @@ def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", 
     files = collect_inputs(inputs)
     if not files:
         raise DenoiseError(f"no PNG/JPEG/TIFF files found in {', '.join(map(str, inputs))}")
-    check_request(method, device, steps)
+    check_request(method, device, steps, protocol)
     pairs, failures, kept = plan_outputs(files, output, overwrite)
     created = prepare_output(output)
     for source, reason in failures + kept:
@@ -412,14 +535,20 @@ def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", 
     written, noted = 0, False
     if pairs:
         try:
-            denoiser = make_denoiser(method, device, steps)
+            denoiser = make_denoiser(method, device, steps, protocol)
         except BaseException:
             _remove_folders(created)
             raise
+        lines, estimates = describe_plan(pairs, method, denoiser, protocol or "fast")
+        print("\n".join(lines), file=sys.stderr, flush=True)
     for source, target in progress_bar(pairs, desc="denoise", unit="file", disable=not progress):
         try:
             if not source.is_file():
                 raise UnreadableImage("no such file")
+            start = time.perf_counter()
+            if hasattr(denoiser, "progress_desc"):
+                denoiser.progress_desc = f"fit {source.name}"
+                denoiser.progress = progress
             pixels, meta = read_file(source)
             colour = pixels[..., :3] if pixels.shape[-1] >= 3 else pixels[..., :1]
             x, (low, scale) = to_unit(colour)
@@ -433,6 +562,8 @@ def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", 
                 estimate = np.concatenate([estimate, pixels[..., -1:]], axis=-1)
             write_file(target, estimate, meta)
             written += 1
+            guess = f" (estimated {_seconds(estimates[source])})" if source in estimates else ""
+            _say(f"wrote {target} in {_seconds(time.perf_counter() - start)}{guess}")
         except (UnreadableImage, ValueError, OSError, RuntimeError) as err:
             failures.append((str(source), str(err)))
             _say(f"skipped {source}: {err}")

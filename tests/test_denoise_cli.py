@@ -316,3 +316,60 @@ def test_messages_during_the_run_get_their_own_line_not_the_progress_bars(inputs
     assert len(said) == 1 and said[0].startswith(f"skipped {inputs / 'broken.tif'}: "), segments
     assert said[0].endswith("cannot read it as an image (no pixels in it: an empty or damaged file)"), said
     assert not [r for r in caplog.records if r.name.startswith("tifffile")]  # only our message about it
+
+
+# ---------------------------------------------------------------------------------------------------
+# Protocols: the fast default and the paper's; what is printed before the work
+
+
+def test_help_says_what_the_default_does_and_how_to_get_the_published_protocol(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["denoise", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for words in ("--protocol", "fast (default)", "16x16", "--protocol paper", "published protocol",
+                  "whole image", "estimate of the time"):
+        assert words in text, words
+
+
+def test_protocol_paper_is_the_published_settings_exactly_and_fast_is_the_default():
+    from repro.denoise_files import MAX_FIT_PIXELS, make_denoiser
+    from repro.methods import zsn2n
+
+    paper = make_denoiser("zs-n2n", "cpu", protocol="paper")
+    assert paper.settings == zsn2n.PAPER == zsn2n.Settings() and paper.max_pixels == MAX_FIT_PIXELS
+    assert paper.path == "fast" and paper.steps is None  # as the committed results/zs_n2n/sigma25_* runs
+    fast = make_denoiser("zs-n2n", "cpu")
+    assert fast.settings == zsn2n.FAST and fast.max_pixels is None
+    assert make_denoiser("zs-n2n", "cpu", steps=7, protocol="paper").settings.steps == 7
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--protocol", "quick"], ["unknown --protocol 'quick'", "fast", "paper"]),
+    (["--method", COLOUR_RUN, "--protocol", "paper"], ["--protocol chooses how ZS-N2N is fitted", "takes none"]),
+], ids=["unknown-protocol", "protocol-with-trained-model"])
+def test_a_bad_protocol_is_refused_before_any_work(args, words, inputs, tmp_path, capsys, no_work):
+    out = tmp_path / "out"
+    assert cli.main(["denoise", str(inputs / "gray.png"), "-o", str(out)] + args) == 2
+    one_line_error(capsys, *words)
+    assert not out.exists()
+
+
+def test_size_method_settings_and_estimate_are_printed_before_the_work(inputs, tmp_path, capsys):
+    assert cli.main(["denoise", str(inputs / "gray.png"), str(inputs / "colour.jpg"), "-o", str(tmp_path / "out"),
+                     "--steps", "2", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    lines = [s for s in err.replace("\r", "\n").split("\n") if s.strip()]
+    first_write = next(i for i, s in enumerate(lines) if s.startswith("wrote "))
+    plan = "\n".join(lines[:first_write])
+    assert "method: zs-n2n, protocol fast: 2 steps on 16 random 16x16 crops per step" in plan, plan
+    assert f"{inputs / 'gray.png'}: 48x40 (0.0 MP), gray, about " in plan, plan
+    assert f"{inputs / 'colour.jpg'}: 48x40 (0.0 MP), colour, about " in plan, plan
+    assert "estimated time: about" in plan and "2 image(s)" in plan
+    assert len([s for s in lines if s.startswith("wrote ") and "estimated" in s]) == 2
+
+
+def test_the_paper_protocol_names_itself_before_the_work(inputs, tmp_path, capsys):
+    assert cli.main(["denoise", str(inputs / "gray.png"), "-o", str(tmp_path / "out"), "--protocol", "paper",
+                     "--steps", "2", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "protocol paper: 2 steps on the whole image, Adam lr 0.001 halved every 1000 steps" in err, err

@@ -1,4 +1,5 @@
 """Zero-Shot Noise2Noise: network, pair downsampler, loss, fit, the reference/fast paths, run folders."""
+import dataclasses
 import json
 
 import pandas as pd
@@ -203,3 +204,113 @@ def test_step_timing_reports_both_paths_per_shape():
                                                      ("3x8x10", "reference"), ("3x8x10", "fast")]
     assert (table.cpu_s_per_step > 0).all() and (table.wall_s_per_step > 0).all()
     assert (table[table.path == "reference"].speedup_cpu == 1.0).all()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The fast preset (repro denoise's default) and the paper's protocol
+
+
+def record_training_inputs(monkeypatch):
+    """Shapes of every input the network sees while gradients are on (the fit's steps, not the final pass)."""
+    seen = []
+    forward = ZSN2NNet.forward
+
+    def spy(self, x):
+        if torch.is_grad_enabled():
+            seen.append(tuple(x.shape))
+        return forward(self, x)
+
+    monkeypatch.setattr(ZSN2NNet, "forward", spy)
+    return seen
+
+
+@pytest.mark.parametrize("size", [(96, 128), (300, 200)])
+def test_fast_fit_uses_crops_of_the_configured_size_whatever_the_image_size(size, monkeypatch):
+    seen = record_training_inputs(monkeypatch)
+    settings = dataclasses.replace(zsn2n.FAST, steps=4)
+    result = zsn2n.fit(torch.rand(1, 3, *size), device="cpu", settings=settings)
+    c, b = settings.crop, settings.batch
+    # per step: the 16 crops at full resolution, and their 2 x 16 half-size images in one batch
+    assert sorted(set(seen)) == sorted({(b, 3, c, c), (2 * b, 3, c // 2, c // 2)}), seen
+    assert len(seen) == 2 * settings.steps
+    assert result.pixels_per_step == b * c * c == zsn2n.pixels_per_step((1, 3, *size), settings) == 4096
+    assert zsn2n.pixels_per_step((1, 3, 3000, 4000), zsn2n.FAST) == 4096  # a 12 MP photo: the same per step
+
+
+def test_crops_start_on_even_pixels_and_stay_inside_the_image():
+    y = torch.arange(3 * 40 * 50, dtype=torch.float32).reshape(1, 3, 40, 50)
+    crops = zsn2n.random_crops(y, 16, 32, torch.Generator().manual_seed(0))
+    assert crops.shape == (32, 3, 16, 16)
+    for crop in crops:
+        index = int(crop[0, 0, 0])
+        top, left = divmod(index, 50)
+        assert top % 2 == 0 and left % 2 == 0 and top + 16 <= 40 and left + 16 <= 50
+        torch.testing.assert_close(crop, y[0, :, top:top + 16, left:left + 16])
+    assert zsn2n.crop_size((1, 1, 11, 40), 16) == (10, 16)  # never larger than the (even) image
+
+
+def test_fast_fit_same_seed_same_result_other_seed_other_crops():
+    y = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    settings = dataclasses.replace(zsn2n.FAST, steps=20)
+    a, b, c = (zsn2n.fit(y, device="cpu", seed=s, settings=settings) for s in (0, 0, 1))
+    for pa, pb, pc in zip(a.model.parameters(), b.model.parameters(), c.model.parameters()):
+        assert torch.equal(pa, pb) and not torch.equal(pa, pc)
+
+
+def test_fast_fit_denoises():
+    clean = smooth_image(3, 64)
+    noisy = noise.Gaussian(25, clip=True)(clean, generator=torch.Generator().manual_seed(0))
+    result = zsn2n.fit(noisy, device="cpu", settings=dataclasses.replace(zsn2n.FAST, steps=300))
+    before = float(metrics.psnr(noisy, clean, "float")[0])
+    after = float(metrics.psnr(zsn2n.denoise_with(result.model, noisy), clean, "float")[0])
+    assert after > before + 3.0, (before, after)
+    assert result.model.offset == 0.5
+
+
+def test_the_paper_preset_is_the_colab_protocol_and_fits_the_whole_image(monkeypatch):
+    p = zsn2n.PAPER
+    assert (p.steps, p.lr, p.lr_step, p.lr_gamma, p.width, p.slope) == (3000, 1e-3, 1000, 0.5, 48, 0.2)
+    assert (p.crop, p.batch, p.schedule, p.ema, p.offset) == (None, 1, "step", 0.0, 0.0)
+    assert zsn2n.PRESETS["paper"] is p and zsn2n.Settings() == p
+    seen = record_training_inputs(monkeypatch)
+    result = zsn2n.fit(torch.rand(1, 3, 24, 30), steps=2, device="cpu")
+    assert seen == [(2, 3, 12, 15), (1, 3, 24, 30)] * 2 and result.pixels_per_step == 24 * 30
+    assert result.model.offset == 0.0 and type(result.model) is ZSN2NNet  # no weight average
+
+
+def test_the_input_offset_changes_only_the_parametrisation():
+    """Away from the zero-padded border, a network on y - 0.5 equals one on y with conv1's bias moved."""
+    net = ZSN2NNet(3, offset=0.5)
+    plain = ZSN2NNet(3)
+    plain.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        plain.conv1.bias -= 0.5 * net.conv1.weight.sum((1, 2, 3))
+        y = torch.rand(1, 3, 20, 20)
+        torch.testing.assert_close(net(y)[..., 2:-2, 2:-2], plain(y)[..., 2:-2, 2:-2], rtol=1e-4, atol=1e-5)
+
+
+def test_the_weight_average_spans_at_most_a_tenth_of_a_fit():
+    assert zsn2n.ema_decay(zsn2n.FAST.ema, 3000) == zsn2n.FAST.ema
+    assert zsn2n.ema_decay(0.995, 100) == pytest.approx(0.9) and zsn2n.ema_decay(0.995, 5) == 0.0
+    result = zsn2n.fit(torch.rand(1, 1, 16, 16), steps=3, device="cpu", settings=zsn2n.FAST)
+    assert result.steps == 3  # too short to average: the last weights
+
+
+def test_estimate_is_linear_in_steps_and_grows_with_pixels_only_in_the_final_pass():
+    est = lambda shape, steps: zsn2n.estimate_seconds(shape, zsn2n.FAST, steps, "cpu", probe_steps=2)
+    small, large = (1, 3, 200, 300), (1, 3, 600, 900)
+    assert est(small, 200) - est(small, 100) == pytest.approx(est(small, 100) - est(small, 0))
+    assert est(large, 100) - est(large, 0) == pytest.approx(est(small, 100) - est(small, 0))  # same steps
+    assert est(large, 0) == pytest.approx(9 * est(small, 0))  # the final pass: 9 x the pixels
+    assert est(small, 0) > 0
+
+
+def test_full_set_run_fast_preset_has_its_own_folder_and_settings(tmp_path):
+    args = (tmp_path, protocols.get("zs_n2n"), noise.Gaussian(25), "mcmaster18")
+    run, table = zsn2n.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False, preset="fast")
+    info = json.loads((run.path / "run.json").read_text())
+    assert run.path.name == "fast_sigma25_mcmaster18_first1_smoke" and info["method"] == "zs-n2n fast"
+    assert info["params"]["crop"] == zsn2n.FAST.crop and info["params"]["batch"] == zsn2n.FAST.batch
+    assert info["params"]["steps"] == zsn2n.SMOKE_STEPS and info["params"]["preset"] == "fast"
+    with pytest.raises(ValueError, match="preset"):
+        zsn2n.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False, preset="quick")

@@ -624,3 +624,51 @@ def step_timing(shapes, steps: int = 20, warmup: int = 3, device: str | torch.de
     ref = table[table.path == "reference"].set_index("shape")
     table["speedup_cpu"] = (table["shape"].map(ref.cpu_s_per_step) / table.cpu_s_per_step).round(2)
     return table
+
+
+# ---------------------------------------------------------------------------------------------------
+# The fast preset against the paper's protocol, on the same noisy images
+
+
+def compare_presets(results_dir=None, noise_label: str = "sigma25", datasets=("kodak24", "mcmaster18"),
+                    preset: str = "fast") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per data set, the ``preset`` run folder (``fast_sigma25_kodak24``) against the paper's (``sigma25_kodak24``),
+    paired by image (the protocol's seeds give both the same noisy image): ``(summary, per_image)``.
+
+    ``summary``: images in both, mean PSNR of each, the mean paired difference (preset - paper) with its 95%
+    interval, the worst image and its difference, and mean seconds per image of each run (as recorded in its
+    ``per_image.csv``, threads from its ``run.json``). Sets without both folders are left out.
+    """
+    import json
+
+    from ..evaluate import read_per_image
+    from ..runs import default_results_dir
+
+    root = Path(results_dir or default_results_dir()) / "zs_n2n"
+    summary, pairs = [], []
+    for dataset in datasets:
+        paper_dir, fast_dir = root / f"{noise_label}_{dataset}", root / f"{preset}_{noise_label}_{dataset}"
+        if not ((paper_dir / "per_image.csv").exists() and (fast_dir / "per_image.csv").exists()):
+            continue
+        paper = read_per_image(paper_dir / "per_image.csv").groupby("image")[["psnr_db", "seconds"]].mean()
+        fast = read_per_image(fast_dir / "per_image.csv").groupby("image")[["psnr_db", "seconds"]].mean()
+        both = paper.join(fast, lsuffix="_paper", rsuffix=f"_{preset}", how="inner")
+        if both.empty:
+            continue
+        both["delta_db"] = both[f"psnr_db_{preset}"] - both["psnr_db_paper"]
+        pairs.append(both.reset_index().assign(dataset=dataset))
+        mean, ci = metrics.mean_ci95(both.delta_db.values)
+        worst = both.delta_db.idxmin()
+        threads = [json.loads((d / "run.json").read_text()).get("params", {}).get("threads") for d in (paper_dir, fast_dir)]
+        summary.append({
+            "dataset": dataset, "n_images": len(both),
+            "psnr_paper_db": round(float(both.psnr_db_paper.mean()), 3),
+            f"psnr_{preset}_db": round(float(both[f"psnr_db_{preset}"].mean()), 3),
+            "delta_db": round(mean, 3), "delta_ci95_low": round(mean - ci, 3), "delta_ci95_high": round(mean + ci, 3),
+            "worst_image": worst, "worst_delta_db": round(float(both.delta_db[worst]), 3),
+            "seconds_paper": round(float(both.seconds_paper.mean()), 1),
+            f"seconds_{preset}": round(float(both[f"seconds_{preset}"].mean()), 1),
+            "threads_paper": threads[0], f"threads_{preset}": threads[1],
+        })
+    per_image = pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame()
+    return pd.DataFrame(summary), per_image
