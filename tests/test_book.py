@@ -25,7 +25,7 @@ from repro.runs import REPO_ROOT
 BOOK = REPO_ROOT / "book"
 HTML = BOOK / "_build" / "html"
 SCREENSHOTS = BOOK / "_build" / "screenshots"
-CHAPTERS = ["intro", "protocol", *(p.chapter for p in papers.with_results()), "summary", "reproduce", "references"]
+CHAPTERS = ["intro", "protocol", *(p.chapter for p in papers.with_results()), "summary", "reproduce", "workflow", "references"]
 # The flags from the machine notes; --virtual-time-budget lets MathJax finish before the DOM is read.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--no-first-run", "--disable-dev-shm-usage", "--window-size=1200,1400", "--virtual-time-budget=8000"]
