@@ -314,3 +314,19 @@ def test_full_set_run_fast_preset_has_its_own_folder_and_settings(tmp_path):
     assert info["params"]["steps"] == zsn2n.SMOKE_STEPS and info["params"]["preset"] == "fast"
     with pytest.raises(ValueError, match="preset"):
         zsn2n.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False, preset="quick")
+
+
+def test_fast_fit_steps_use_one_thread_and_give_the_others_back():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = []
+        forward = ZSN2NNet.forward
+        ZSN2NNet.forward = lambda self, x: (seen.append(torch.get_num_threads()), forward(self, x))[1]
+        try:
+            zsn2n.fit(torch.rand(1, 3, 40, 40), device="cpu", settings=dataclasses.replace(zsn2n.FAST, steps=2))
+        finally:
+            ZSN2NNet.forward = forward
+        assert set(seen) == {zsn2n.FAST.threads} == {1} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -60,6 +60,7 @@ class Settings:
     schedule: str = "step"  # "step": StepLR(lr_step, lr_gamma), the Colab's; "cosine": cosine decay from lr to 0
     ema: float = 0.0  # not in the paper: denoise with an exponential moving average of the weights (decay; 0: off)
     offset: float = 0.0  # not in the paper: subtracted from the network's input (0.5 centres [0, 1] images)
+    threads: int | None = None  # CPU threads of the fitting steps (None: PyTorch's setting); the final pass keeps it
 
     def __post_init__(self):
         if self.schedule not in ("step", "cosine"):
@@ -81,7 +82,8 @@ class Settings:
               self.lr_gamma == 0.5 else f"Adam lr {self.lr:g}, StepLR({self.lr_step}, {self.lr_gamma:g})"
               if self.schedule == "step" else f"Adam lr {self.lr:g} with cosine decay to 0")
         extra = (f", weights averaged (EMA {self.ema:g})" if self.ema else "") + (
-            f", input centred (-{self.offset:g})" if self.offset else "")
+            f", input centred (-{self.offset:g})" if self.offset else "") + (
+            f", {self.threads} thread(s) for the steps" if self.threads else "")
         return f"{self.steps} steps on {where}, {lr}{extra}"
 
 
@@ -92,7 +94,12 @@ PAPER = Settings()
 # 0.4 dB worse at the same cost), the input centred and the weights averaged. Chosen on Kodak images 1
 # and 3 against the committed full-image fits (results/zs_n2n/fast_tuning.csv); its full-set PSNR against
 # them is in results/zs_n2n/fast_sigma25_*.
-FAST = Settings(lr=2e-3, crop=16, batch=16, ema=0.995, offset=0.5)
+# One thread for its steps: a 4096-pixel step gains nothing from a second thread on an idle 2-core machine
+# and loses several times over when other jobs hold the cores (threads waiting for each other): with both
+# threads, a Kodak-size fit took 23.6 s on the idle machine (1 thread: 22.7 s), a 12 MP fit 326 s once
+# other jobs ran (results/timing/zsn2n_speed_fit2threads_killed.txt, a zsn2n_speed.py run stopped there).
+# The final pass over the whole photo still uses every thread.
+FAST = Settings(lr=2e-3, crop=16, batch=16, ema=0.995, offset=0.5, threads=1)
 PRESETS = {"fast": FAST, "paper": PAPER}
 SMOKE_STEPS = 10  # budget "smoke": enough steps to exercise every line, not to denoise
 PATHS = ("reference", "fast")
@@ -272,6 +279,14 @@ def estimate_seconds(shape, settings: Settings = PAPER, steps: int | None = None
     return steps * step_s + h * w * pixel_s
 
 
+@contextlib.contextmanager
+def _restore_threads(threads: int):
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def ema_decay(ema: float, steps: int) -> float:
     """The weight average's decay in a fit of ``steps``: ``ema``, but at most 1 - 10/steps, so that the average
     spans at most a tenth of the fit (a short fit, ``--steps 100``, is not an average of its first, unfitted
@@ -342,8 +357,11 @@ def fit(noisy: torch.Tensor, steps: int | None = None, path: str = "fast", devic
         average = torch.optim.swa_utils.AveragedModel(
             model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(decay))
     loss = torch.zeros(())
+    threads = torch.get_num_threads()
+    if settings.threads and device.type == "cpu":
+        torch.set_num_threads(settings.threads)
     start, cpu_start = time.perf_counter(), time.process_time()
-    with torch.enable_grad():  # evaluate() calls denoisers under no_grad
+    with torch.enable_grad(), _restore_threads(threads):  # evaluate() calls denoisers under no_grad
         for _ in progress_bar(range(steps), desc=desc, leave=False, disable=not progress):
             if not whole:
                 target = random_crops(y, settings.crop, settings.batch, windows)
