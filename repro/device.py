@@ -14,8 +14,6 @@ import sys
 
 import torch
 
-
-
 # glibc mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 _KEEP_BYTES = 1 << 30
