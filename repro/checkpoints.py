@@ -20,8 +20,14 @@ from .train import autocast
 MODEL_FILE = "model.pt"
 
 
-def _architectures() -> dict:
-    """Every network a ``model.pt`` can name, by its lower-cased class name."""
+def architectures() -> dict:
+    """Every network a ``model.pt`` can name, by its lower-cased class name: ``{name: class}``.
+
+    ``save_model``'s ``architecture`` must be one of these names, so that :func:`load` can rebuild the network.
+
+    >>> sorted(architectures())
+    ['blindspotunet', 'sharedweightunet', 'ssdnnetwork', 'unet', 'zsn2nnet']
+    """
     from .models.blindspot import BlindSpotUNet, SSDNNetwork
     from .models.n2s_unet import SharedWeightUNet
     from .models.unet import UNet
@@ -116,10 +122,10 @@ def load(path: str | Path, device: str | torch.device = "auto", precision: str =
                if not isinstance(saved, dict) or k not in saved]
     if missing:
         raise ValueError(f"{file} is not a model saved by repro (it lacks {', '.join(missing)})")
-    architectures = _architectures()
-    if saved["architecture"] not in architectures:
-        raise ValueError(f"{file}: unknown architecture '{saved['architecture']}' (known: {sorted(architectures)})")
-    model = architectures[saved["architecture"]](**saved["arch_kwargs"])
+    known = architectures()
+    if saved["architecture"] not in known:
+        raise ValueError(f"{file}: unknown architecture '{saved['architecture']}' (known: {sorted(known)})")
+    model = known[saved["architecture"]](**saved["arch_kwargs"])
     model.load_state_dict(saved["state_dict"])
     return Denoiser(model, saved["paper"], saved["method"], saved.get("inference"), device, precision,
                     saved.get("info"))

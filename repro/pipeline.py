@@ -33,7 +33,7 @@ import torch
 
 from . import distributed, runs
 from .evaluate import evaluate, summarize
-from .checkpoints import Denoiser, _architectures, save_model
+from .checkpoints import Denoiser, architectures, save_model
 from .noise import NoiseModel
 from .protocols import Protocol
 from .seeding import seeded
@@ -43,7 +43,7 @@ from .train import TrainConfig, train
 def initial_weights(architecture: str, arch_kwargs: dict, seed: int) -> dict:
     """The state dict of a freshly built ``architecture(**arch_kwargs)``, its weights drawn from ``seed``."""
     with seeded(seed):
-        return _architectures()[architecture](**arch_kwargs).state_dict()
+        return architectures()[architecture](**arch_kwargs).state_dict()
 
 
 TRUNCATED = "truncated"  # the status of a run stopped by max_steps

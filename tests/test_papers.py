@@ -21,14 +21,14 @@ def test_every_results_folder_and_every_chapter_belongs_to_a_registered_paper():
 
 
 def test_every_committed_model_names_a_registered_paper_and_architecture():
-    from repro.checkpoints import _architectures
+    from repro.checkpoints import architectures
 
     for path in sorted((ROOT / "results").glob("*/*/model.pt")):
         saved = torch.load(path, map_location="cpu", weights_only=False)
         if "paper" not in saved:  # the from-scratch framework saves a bare {name: tensor} file
             continue
         papers.get(saved["paper"])
-        assert saved["architecture"] in _architectures(), path
+        assert saved["architecture"] in architectures(), path
 
 
 def test_an_unknown_paper_is_an_error_not_the_raw_network():
