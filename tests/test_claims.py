@@ -99,21 +99,64 @@ def test_readme_and_context_rows(table):
     assert one(table, paper="noise2void", method="n2v", priority=1).psnr_db == pytest.approx(27.71)
 
 
-def test_committed_claims_file_is_generated(table):
+def test_committed_claims_file_is_generated(raw):
+    built = claims.build(SOURCE)  # the shared file, then the claims verified in this repository
     committed = claims.load(runs.REPO_ROOT / "results")
-    assert len(committed) == len(table), "results/claims.csv is stale: run `repro claims`"
+    assert len(committed) == len(built), "results/claims.csv is stale: run `repro claims`"
     pd.testing.assert_frame_equal(committed[["paper", "method", "noise", "param", "dataset", "priority"]],
-                                  table[["paper", "method", "noise", "param", "dataset", "priority"]],
+                                  built[["paper", "method", "noise", "param", "dataset", "priority"]],
                                   check_dtype=False)
-    assert (committed["psnr_db"].values == pytest.approx(table["psnr_db"].values))
+    assert (committed["psnr_db"].values == pytest.approx(built["psnr_db"].values))
 
 
 def test_write_and_cli(tmp_path, raw):
     from repro.cli import main
 
     assert main(["claims", str(SOURCE), "--results", str(tmp_path)]) == 0
-    assert len(claims.load(tmp_path)) == len(claims.translate(raw))
+    assert len(claims.load(tmp_path)) == len(claims.build(SOURCE))
     assert claims.load(tmp_path / "nowhere").empty
+
+
+def test_the_project_claims_file_has_the_shared_format_and_only_verified_sourced_rows(raw):
+    project = claims.read_source(claims.PROJECT_SOURCE)
+    assert list(project.columns) == list(raw.columns)
+    assert (project["verified"].str.strip() == "yes").all()  # a number goes in only once read in the paper's text
+    assert project["source"].str.len().gt(0).all()
+    claims.translate(project)  # every row translates into our vocabulary
+
+
+def _project_rows() -> pd.DataFrame:
+    """A made-up project claims file (fixture values, not the paper's): one row per Table 1 setting and data set."""
+    rows = []
+    settings = [("Gaussian", "sigma=25"), ("Gaussian", "sigma in [5,50]"), ("Poisson", "lambda=30"),
+                ("Poisson", "lambda in [5,50]")]
+    for method in ("Baseline N2C", "Baseline N2N", "CBM3D", "Laine19-pme", "Ours (Neighbor2Neighbor, U-Net)"):
+        for noise, param in settings:
+            for dataset in ("Kodak", "BSD300", "Set14"):
+                rows.append({"paper": "Neighbor2Neighbor (Huang et al. CVPR 2021)", "table": "Table 1",
+                             "method": method, "noise": noise, "param": param, "dataset": dataset,
+                             "psnr_db": "30.00", "sigma_known": "", "source": "fixture, not a claim", "verified": "yes"})
+    rows.append({**rows[0], "verified": "no"})  # an unverified row is dropped like the shared file's
+    return pd.DataFrame(rows)
+
+
+def test_project_claims_come_through_build_after_the_shared_rows_and_are_translated(tmp_path, raw):
+    path = tmp_path / "claims_sources.csv"
+    _project_rows().to_csv(path, index=False)
+    built = claims.build(SOURCE, project=path)
+    shared_only = claims.build(SOURCE, project=None)
+    nb2nb = built[built.paper == "neighbor2neighbor"]
+    assert len(built) == len(shared_only) + len(nb2nb) and len(nb2nb) == 5 * 4 * 3
+    assert set(nb2nb.param) == {"sigma=25", "sigma=5-50", "lam=30", "lam=5-50"}
+    assert set(nb2nb.dataset) == {"kodak24", "bsd300_test", "set14"}
+    assert set(nb2nb.noise) == {"gaussian", "poisson"}
+    assert set(nb2nb.method) == {"n2c", "n2n", "cbm3d", "ssdn", "neighbor2neighbor"}
+    assert (nb2nb.claim_id >= len(raw)).all()  # numbered after the shared file's rows, which keep theirs
+    assert set(shared_only.claim_id) <= set(built.claim_id)
+    assert (nb2nb.original_paper.str.startswith("Neighbor2Neighbor (Huang")).all()
+    # and the CLI writes them
+    claims.write_claims(SOURCE, tmp_path, project=path)
+    assert (claims.load(tmp_path).paper == "neighbor2neighbor").sum() == 60
 
 
 def test_param_label():
