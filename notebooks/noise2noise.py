@@ -50,13 +50,13 @@ if not p < 1:
 # %%
 import repro
 import repro.evaluate
-from repro import data, protocols, report, runs
-from repro.device import resolve_budget, resolve_device
+from repro import budgets, data, protocols, report, runs
+from repro.device import resolve_device
 from repro.experiments import noise2noise as recipe
 from repro.notebook import announce
 
 dev = resolve_device(device)
-budget = resolve_budget(budget, dev)
+budget = budgets.resolve(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 hp = n2n.BUDGETS[budget]
 test_noise = recipe.test_noise(noise, sigma, lam, p)

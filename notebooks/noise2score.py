@@ -60,15 +60,15 @@ import torch
 
 import repro
 import repro.evaluate
-from repro import data, protocols, report, runs
+from repro import budgets, data, protocols, report, runs
 from repro.claims import method_name
-from repro.device import resolve_budget, resolve_device
+from repro.device import resolve_device
 from repro.notebook import announce
 from repro.methods import noise2score as n2s
 from repro.experiments import noise2score as recipe, noise2score_diagnosis as diag
 
 dev = resolve_device(device)
-budget = resolve_budget(budget, dev)
+budget = budgets.resolve(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 param = {"gaussian": sigma, "poisson": lam, "gamma": k}[noise]
 modes = ["color", "gray"] if channels == "both" else [channels]

@@ -44,11 +44,11 @@ check_parameters(globals(), positive=("sigma",))
 
 import repro
 from repro import budgets, noise, protocol_effects, protocols, report, runs
-from repro.device import resolve_budget, resolve_device
+from repro.device import resolve_device
 from repro.notebook import announce
 
 dev = resolve_device(device)
-budget = resolve_budget(budget, dev)
+budget = budgets.resolve(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 source = runs.default_results_dir() / model_run
 announce("protocol", budget, dev, results, f"the protocol effects on {model_run}" + (" and three trainings" if training else ""))

@@ -56,8 +56,8 @@ import pandas as pd
 import torch
 from IPython.display import display
 
-from repro import noise as noises, runs
-from repro.device import resolve_budget, resolve_device
+from repro import budgets, noise as noises, runs
+from repro.device import resolve_device
 from repro.notebook import announce
 from repro.scratch import COURSE, REPORTED_BEST_PSNR_DB, course_model, load
 from repro.scratch import data as scratch_data, experiment, results as sr
@@ -65,7 +65,7 @@ from repro.scratch import data as scratch_data, experiment, results as sr
 if threads:
     torch.set_num_threads(threads)
 dev = resolve_device(device)
-budget = resolve_budget(budget, dev)
+budget = budgets.resolve(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 b = experiment.BUDGETS[budget]
 noise_model = noises.make(noise, sigma)

@@ -55,13 +55,13 @@ import torch
 
 import repro
 import repro.evaluate
-from repro import data, report, runs
-from repro.device import resolve_budget, resolve_device
+from repro import budgets, data, report, runs
+from repro.device import resolve_device
 from repro.experiments import ssdn as recipe
 from repro.notebook import announce
 
 dev = resolve_device(device)
-budget = resolve_budget(budget, dev)
+budget = budgets.resolve(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 hp = ssdn.BUDGETS[budget]
 setting = recipe.Setting(method, sigma_mode, train_sigma, sigma)

@@ -65,15 +65,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from repro import data, metrics, noise as noises, protocols, runs
-from repro.device import resolve_budget, resolve_device
+from repro import budgets, data, metrics, noise as noises, protocols, runs
+from repro.device import resolve_device
 from repro.notebook import announce
 from repro.evaluate import noisy_input, summarize
 from repro.methods import zsn2n
 from repro.models.zsn2n import ZSN2NNet
 
 dev = resolve_device(device)
-budget = resolve_budget(budget, dev)
+budget = budgets.resolve(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 protocol = protocols.get("zs_n2n")
 test_noise = noises.make(noise, sigma if noise == "gaussian" else lam)

@@ -54,7 +54,8 @@ def rank(name: str) -> int:
 
 
 def resolve(name: str = "auto", device=None) -> str:
-    """``auto`` is ``paper`` on a GPU and ``cpu`` otherwise; any other name must be registered."""
+    """A notebook's ``budget`` parameter: ``auto`` is ``paper`` on a GPU and ``cpu`` otherwise; any other name
+    must be registered."""
     if name == "auto":
         from .device import resolve_device
 

@@ -1,8 +1,6 @@
-"""Device and compute-budget resolution shared by every notebook.
+"""Device resolution shared by every notebook (a budget name is resolved by :func:`repro.budgets.resolve`).
 
-``device="auto"`` is CUDA when present, else CPU. ``budget="auto"`` is ``paper`` (the paper's own
-protocol) on a GPU and ``cpu`` (1-2 hours per trained model on 2 cores, stated per method in the book) otherwise;
-``smoke`` runs in seconds and exists for CI.
+``device="auto"`` is CUDA when present, else CPU.
 
 Resolving a device also calls :func:`keep_freed_memory` once, so that full-size images do not pay the
 operating system for their memory again at every step.
@@ -53,9 +51,3 @@ def resolve_device(device: str = "auto") -> torch.device:
         raise RuntimeError(f"device '{device}' was asked for but CUDA is not available; use device='auto' or 'cpu'")
     return resolved
 
-
-def resolve_budget(budget: str = "auto", device: torch.device | None = None) -> str:
-    """:func:`repro.budgets.resolve`: ``auto`` is ``paper`` on a GPU, ``cpu`` otherwise."""
-    from .budgets import resolve
-
-    return resolve(budget, device)

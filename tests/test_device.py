@@ -3,8 +3,8 @@ import resource
 import pytest
 import torch
 
-from repro import device
-from repro.device import keep_freed_memory, resolve_budget, resolve_device
+from repro import budgets, device
+from repro.device import keep_freed_memory, resolve_device
 
 PAGE = resource.getpagesize()
 
@@ -32,6 +32,6 @@ def test_resolving_a_device_keeps_freed_memory_and_rejects_unknown_budgets():
     assert resolve_device("cpu").type == "cpu"
     assert device._kept is not None, "resolve_device did not apply keep_freed_memory"
     assert keep_freed_memory() is device._kept  # idempotent: a second call answers the first one's result
-    assert resolve_budget("auto", torch.device("cpu")) == "cpu"
+    assert budgets.resolve("auto", torch.device("cpu")) == "cpu"
     with pytest.raises(ValueError, match="budget must be"):
-        resolve_budget("fast")
+        budgets.resolve("fast")
