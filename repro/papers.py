@@ -10,11 +10,11 @@ tests read this list; adding a paper is one entry here.
 >>> get("noise2score").inference.__module__
 'repro.methods.noise2score'
 >>> [p.name for p in with_results()]
-['noise2noise', 'ssdn', 'noise2score', 'zs_n2n', 'scratch_n2n']
+['noise2noise', 'neighbor2neighbor', 'ssdn', 'noise2score', 'zs_n2n', 'scratch_n2n']
 >>> get("noise2vo1d")
 Traceback (most recent call last):
 ...
-KeyError: "unknown paper 'noise2vo1d'; known: noise2noise, ssdn, noise2score, zs_n2n, scratch_n2n, noise2void, protocol"
+KeyError: "unknown paper 'noise2vo1d'; known: noise2noise, neighbor2neighbor, ssdn, noise2score, zs_n2n, scratch_n2n, noise2void, protocol"
 """
 from __future__ import annotations
 
@@ -69,6 +69,11 @@ PAPERS: tuple[Paper, ...] = (
           ("n2n", "n2c", "bm3d", "anscombe_bm3d"), claims_prefix="Noise2Noise (Lehtinen",
           headline=("n2n", "gaussian", "sigma=25", "kodak24"),
           comparison=Comparison("n2n", "≈", "n2c", 0.1, "Table 1: noisy targets within ~0.1 dB of clean ones")),
+    Paper("neighbor2neighbor", "Neighbor2Neighbor (Huang et al., CVPR 2021)", "noise2noise", ("neighbor2neighbor",),
+          claims_prefix="Neighbor2Neighbor (Huang", headline=("neighbor2neighbor", "gaussian", "sigma=25", "kodak24"),
+          comparison=Comparison("neighbor2neighbor", "≈", "n2n", 0.5,
+                                "Table 1: trained on single noisy images, within a few tenths of a dB of the N2N "
+                                "baseline trained on noisy pairs (read from a secondary note, unverified here)")),
     Paper("ssdn", "High-Quality Self-Supervised Deep Image Denoising (Laine et al., NeurIPS 2019)", "ssdn",
           ("ssdn", "ssdn_unknown_sigma", "ssdn_diag", "ssdn_mu", "n2c", "n2n", "n2v"),
           claims_prefix="High-Quality Self-Supervised Deep Image Denoising (Laine", inference=ssdn.make_denoiser,
