@@ -98,7 +98,7 @@ def test_with_gamma_0_the_loss_is_the_plain_l2_between_f_of_g1_and_g2():
     assert float(value) == pytest.approx(float(((model(g1) - g2) ** 2).mean().detach()), rel=1e-6)
     # and the full loss's L_rec is that same number, for the same draw
     terms = nb2nb.Neighbor2NeighborLoss().terms(model, batch, torch.Generator().manual_seed(5))
-    assert float(terms["rec"]) == pytest.approx(float(value), rel=1e-6)
+    assert float(terms["rec"].detach()) == pytest.approx(float(value), rel=1e-6)
 
 
 def test_the_regulariser_vanishes_for_the_identity_and_commutes_with_a_1x1_convolution():
