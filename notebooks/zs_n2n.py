@@ -60,31 +60,44 @@ check_parameters(globals(), positive=("sigma", "lam"), non_negative=("n_images",
                           "preset": ("paper", "fast")})
 
 # %%
+from IPython.display import display
 
-import matplotlib.pyplot as plt
-import pandas as pd
-import torch
-
-from repro import budgets, data, metrics, noise as noises, protocols, runs
+from repro import budgets, report, runs
 from repro.device import resolve_device
-from repro.notebook import announce
-from repro.evaluate import noisy_input, summarize
+from repro.evaluate import summarize
+from repro.experiments import zs_n2n as recipe
 from repro.methods import zsn2n
-from repro.models.zsn2n import ZSN2NNet
+from repro.notebook import announce
 
 dev = resolve_device(device)
 budget = budgets.resolve(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
-protocol = protocols.get("zs_n2n")
-test_noise = noises.make(noise, sigma if noise == "gaussian" else lam)
 steps = zsn2n.steps_for_budget(budget)
-if budget == "smoke":
-    n_images, n_crops, n_reference = 1, min(n_crops, 1), min(n_reference, 1)
 announce("zs_n2n", budget, dev, results, f"ZS-N2N fits ({steps} steps each) on {dataset} and the Kodak crop check",
          methods=("zs-n2n",))
-print(f"noise {test_noise.label}; "
+print(f"noise {recipe.noise_for(noise, sigma, lam).label}; "
       f"fast path precision here: {zsn2n.fast_precision(dev)}; full-size fits ({preset}): "
       f"{zsn2n.PRESETS[preset].describe()}")
+
+# %% [markdown]
+# ## Run
+#
+# `repro.experiments.zs_n2n.run`, in order:
+#
+# * **the method on one image**: the centre crop of Kodak image 1 with the protocol's noise, one fit;
+# * **the published check**: the Colab printed 31.17 dB for one 256x256 Kodak crop at sigma=25 (which crop
+#   is not recorded). Here every crop is the centre of a Kodak image, the noise is the protocol's seeded
+#   realisation, and the reference (fp32, the Colab step for step) and fast paths fit the *same* noisy crop
+#   from the same initial weights. `per_crop.csv` in the run folder is appended crop by crop;
+# * **full-size images of the data set**: one fit per image (fast path), scored under the zs_n2n protocol;
+#   `per_image.csv` is written as each image finishes. With `preset="fast"` the same noisy images are fitted
+#   with `repro denoise`'s default and paired with the paper-protocol run of the same set.
+#
+# Every step resumes: re-running after an interruption recomputes nothing that finished.
+
+# %%
+outcome = recipe.run(noise, sigma, lam, dataset, n_images, n_crops, n_reference, budget=budget, device=dev,
+                     results_dir=results, seed=seed, preset=preset)
 
 # %% [markdown]
 # ## The method on one image
@@ -94,61 +107,38 @@ print(f"noise {test_noise.label}; "
 # and denoising to commute with downsampling.
 
 # %%
-print("parameters:", sum(p.numel() for p in ZSN2NNet(3).parameters()), "(RGB),",
-      sum(p.numel() for p in ZSN2NNet(1).parameters()), "(gray)")
-kodak = data.load("kodak24")
-clean = zsn2n.centre_crop(protocol.prepare(kodak[0].pixels, "kodak24"), 256 if budget != "smoke" else 64)
-noisy = noisy_input(protocol, test_noise, clean, "kodak24", 0, 0)
-fitted = zsn2n.fit(noisy, steps=steps, path="fast", device=dev, seed=seed)
-denoised = zsn2n.denoise_with(fitted.model, noisy)
-d1, d2 = zsn2n.pair_downsample(noisy)
-panels = {"noisy": noisy, "D1(y)": d1, "D2(y)": d2, f"denoised ({steps} steps)": denoised, "clean": clean}
-fig, axes = plt.subplots(1, len(panels), figsize=(3 * len(panels), 3.2))
-for ax, (title, img) in zip(axes, panels.items()):
-    ax.imshow(img[0].permute(1, 2, 0).clamp(0, 1).numpy())
-    psnr = f"\n{float(metrics.psnr(img, clean, 'float')[0]):.2f} dB" if img.shape == clean.shape else ""
-    ax.set_title(title + psnr, fontsize=9)
-    ax.axis("off")
-fig.tight_layout()
-print(f"fit: {fitted.seconds:.1f} s wall, {fitted.cpu_seconds:.1f} s CPU, final loss {fitted.final_loss:.5f}")
+example = outcome.example
+fig = report.crops_figure({"noisy": example.noisy, f"denoised ({steps} steps)": example.denoised}, example.clean,
+                          flavour="float")
+if outcome.crop_run is not None:
+    fig.savefig(outcome.crop_run.path / "example.png", dpi=80)
+print(f"{sum(p.numel() for p in example.fit.model.parameters())} parameters; fit: {example.fit.seconds:.1f} s wall, "
+      f"{example.fit.cpu_seconds:.1f} s CPU, final loss {example.fit.final_loss:.5f}")
+fig
 
 # %% [markdown]
 # ## The published check: 256x256 Kodak crops
 #
-# The Colab printed 31.17 dB for one 256x256 Kodak crop at sigma=25 (which crop is not recorded). Here
-# every crop is the centre of a Kodak image, the noise is the protocol's seeded realisation, and the
-# reference (fp32, the Colab step for step) and fast paths fit the *same* noisy crop from the same
-# initial weights. `per_crop.csv` in the run folder is appended crop by crop, so this resumes too.
+# PSNR per crop of each path, then per crop fitted by both: their difference and the fast path's speed-up.
 
 # %%
-if n_crops:
-    crop_run, crops = zsn2n.crop_check_run(results, protocol, test_noise, "kodak24", crop=256 if budget != "smoke" else 64,
-                                           n_images=None if n_crops >= len(kodak) else n_crops,
-                                           n_reference=n_reference, budget=budget, device=dev, seed=seed)
-    fig.savefig(crop_run.path / "example.png", dpi=80)
-    print(crop_run.path)
+if outcome.crop_run is not None:
+    crops = outcome.crops
     fast = crops[crops.path == "fast"]
+    print(outcome.crop_run.path)
     print(f"fast path, {len(fast)} crops: mean {fast.psnr_db.mean():.2f} dB (noisy input {fast.noisy_psnr_db.mean():.2f} dB)")
     display(crops.pivot_table(index="image", columns="path", values="psnr_db").round(2))
-    display(zsn2n.compare_paths(crops).round(3))
+    display(recipe.compare_paths(crops).round(3))
 
 # %% [markdown]
 # ## Full-size images of the data set
-#
-# One fit per image (fast path), scored under the zs_n2n protocol; `per_image.csv` is written as each
-# image finishes, so re-running this cell after an interruption recomputes nothing. With `preset="fast"`
-# the same noisy images are fitted with `repro denoise`'s default, and `zsn2n.compare_presets` pairs them
-# with the paper-protocol run of the same set.
 
 # %%
-run, table = zsn2n.full_set_run(results, protocol, test_noise, dataset, n_images=n_images or None, budget=budget,
-                                device=dev, seed=seed, preset=preset)
-runs.write_summary(results)
-print(run.path)
-display(summarize(table))
-display(table.round(3))
+print(outcome.run.path)
+display(summarize(outcome.table))
+display(outcome.table.round(3))
 
 # %%
-if preset != "paper":  # the same noisy images, paired with the paper-protocol run of this set (if in `results`)
-    versus, _ = zsn2n.compare_presets(results, test_noise.label.replace("=", ""), [dataset], preset)
-    display(versus if len(versus) else f"no paper-protocol run of {dataset} in {results} to compare with")
+if outcome.presets is not None:  # the same noisy images, paired with the paper-protocol run of this set (if in `results`)
+    display(outcome.presets if len(outcome.presets)
+            else f"no paper-protocol run of {dataset} in {results} to compare with")

@@ -122,9 +122,9 @@ def test_scratch_runs_repeat_bit_for_bit(tmp_path):
 
 
 def test_zero_shot_fits_repeat_bit_for_bit(tmp_path):
-    from repro.methods import zsn2n
+    from repro.experiments import zs_n2n
 
     protocol = protocols.get("zs_n2n")
-    a, b = twice(lambda results: zsn2n.full_set_run(results, protocol, noise.Gaussian(25), "kodak24", n_images=1,
-                                                    budget="smoke", device="cpu", seed=2)[0], tmp_path)
+    a, b = twice(lambda results: zs_n2n.full_set_run(results, protocol, noise.Gaussian(25), "kodak24", n_images=1,
+                                                     budget="smoke", device="cpu", seed=2)[0], tmp_path)
     assert_same_psnr(a, b)

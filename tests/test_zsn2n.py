@@ -1,6 +1,8 @@
-"""Zero-Shot Noise2Noise: network, pair downsampler, loss, fit, the reference/fast paths, run folders."""
+"""Zero-Shot Noise2Noise: network, pair downsampler, loss, fit, the reference/fast paths, and run folders."""
 import dataclasses
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -8,6 +10,7 @@ import torch
 
 from repro import data, metrics, noise, protocols
 from repro.evaluate import evaluate
+from repro.experiments import zs_n2n as recipe
 from repro.methods import zsn2n
 from repro.models.zsn2n import ZSN2NNet
 
@@ -19,6 +22,13 @@ def smooth_image(channels=1, size=64):
     yy, xx = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
     base = 0.2 + 0.5 * xx * yy + 0.25 * torch.exp(-((xx - 0.6) ** 2 + (yy - 0.4) ** 2) / 0.05)
     return torch.stack([base * (0.8 + 0.1 * c) for c in range(channels)])[None]
+
+
+def test_the_method_module_imports_no_run_or_evaluation_code():
+    code = ("import sys, repro.methods.zsn2n; "
+            "print(sorted(m for m in ('repro.runs', 'repro.evaluate', 'repro.experiments') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
 
 
 def test_network_matches_the_colab_architecture():
@@ -159,31 +169,31 @@ def test_crop_check_is_resumable_and_compares_paths(tmp_path):
     images = data.load("kodak24")[:2]
     args = (protocols.get("zs_n2n"), noise.Gaussian(25), "kodak24", images, 32, {"reference": 1, "fast": None},
             tmp_path / "per_crop.csv")
-    table = zsn2n.crop_check(*args, steps=2, device="cpu", progress=False)
+    table = recipe.crop_check(*args, steps=2, device="cpu", progress=False)
     assert sorted(zip(table.image, table.path)) == [("kodim01", "fast"), ("kodim01", "reference"),
                                                     ("kodim02", "fast")]
     assert (table.crop == 32).all() and table.noisy_psnr_db.between(15, 25).all()
-    again = zsn2n.crop_check(*args, steps=2, device="cpu", progress=False)
+    again = recipe.crop_check(*args, steps=2, device="cpu", progress=False)
     pd.testing.assert_frame_equal(again, table)  # nothing recomputed
-    compared = zsn2n.compare_paths(table)
+    compared = recipe.compare_paths(table)
     assert list(compared.image) == ["kodim01"] and compared.speedup.notna().all()
 
 
 def test_run_names_share_a_folder_for_the_paper_budgets():
     g = noise.Gaussian(25)
-    assert zsn2n.run_name(g, "kodak24", "cpu") == zsn2n.run_name(g, "kodak24", "paper") == "sigma25_kodak24"
-    assert zsn2n.run_name(noise.Poisson(50), "mcmaster18", "smoke", n_images=1) == "lam50_mcmaster18_first1_smoke"
+    assert recipe.run_name(g, "kodak24", "cpu") == recipe.run_name(g, "kodak24", "paper") == "sigma25_kodak24"
+    assert recipe.run_name(noise.Poisson(50), "mcmaster18", "smoke", n_images=1) == "lam50_mcmaster18_first1_smoke"
 
 
 def test_full_set_run_resumes_image_by_image(tmp_path):
     args = (tmp_path, protocols.get("zs_n2n"), noise.Gaussian(25), "mcmaster18")
-    run, table = zsn2n.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False)
+    run, table = recipe.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False)
     info = json.loads((run.path / "run.json").read_text())
     assert info["status"] == "complete" and info["iterations"] == zsn2n.SMOKE_STEPS
     assert len(table) == 1 and 19 < table.psnr_db[0] < 30
     assert info["eval_wall_s"] == round(float(table.seconds.sum()), 1)  # counts every session of a resumed run
     rows = run.per_image_csv.read_text()
-    run2, table2 = zsn2n.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False)
+    run2, table2 = recipe.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False)
     assert run2.per_image_csv.read_text() == rows  # the finished image is not recomputed
 
 
@@ -199,7 +209,7 @@ def test_cuda_fast_path_uses_amp_and_starts_from_the_same_weights():
 
 
 def test_step_timing_reports_both_paths_per_shape():
-    table = zsn2n.step_timing([(1, 8, 8), (3, 8, 10)], steps=2, warmup=1)
+    table = recipe.step_timing([(1, 8, 8), (3, 8, 10)], steps=2, warmup=1)
     assert list(zip(table["shape"], table.path)) == [("1x8x8", "reference"), ("1x8x8", "fast"),
                                                      ("3x8x10", "reference"), ("3x8x10", "fast")]
     assert (table.cpu_s_per_step > 0).all() and (table.wall_s_per_step > 0).all()
@@ -307,13 +317,13 @@ def test_estimate_is_linear_in_steps_and_grows_with_pixels_only_in_the_final_pas
 
 def test_full_set_run_fast_preset_has_its_own_folder_and_settings(tmp_path):
     args = (tmp_path, protocols.get("zs_n2n"), noise.Gaussian(25), "mcmaster18")
-    run, table = zsn2n.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False, preset="fast")
+    run, table = recipe.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False, preset="fast")
     info = json.loads((run.path / "run.json").read_text())
     assert run.path.name == "fast_sigma25_mcmaster18_first1_smoke" and info["method"] == "zs-n2n fast"
     assert info["params"]["crop"] == zsn2n.FAST.crop and info["params"]["batch"] == zsn2n.FAST.batch
     assert info["params"]["steps"] == zsn2n.SMOKE_STEPS and info["params"]["preset"] == "fast"
     with pytest.raises(ValueError, match="preset"):
-        zsn2n.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False, preset="quick")
+        recipe.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False, preset="quick")
 
 
 def test_fast_fit_steps_use_one_thread_and_give_the_others_back():

@@ -17,6 +17,10 @@ Two ways to run the same fit:
   the convolution), the two half-size images in one batch, channels_last, and bf16 autocast on CPU
   (AMP on CUDA); the final denoising pass stays fp32. ``results/zs_n2n/`` holds the measured gap.
 
+:class:`ZeroShotN2N` (a fit per image, then :func:`denoise_with`) is the inference rule ``repro denoise``
+uses; the experiments (the published crop check, full-set run folders, timing) are
+:mod:`repro.experiments.zs_n2n`.
+
 >>> g = torch.Generator().manual_seed(0)
 >>> y = torch.rand(1, 3, 6, 8, generator=g)
 >>> ref, fast = pair_downsample_reference(y), pair_downsample(y)
@@ -27,19 +31,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import csv
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from .. import metrics
 from ..device import resolve_device
-from ..evaluate import noisy_input
 from ..models.zsn2n import RECEPTIVE_RADIUS, SLOPE, WIDTH, ZSN2NNet
 from ..progress import progress_bar
 from ..seeding import seeded
@@ -88,17 +87,9 @@ class Settings:
 
 
 PAPER = Settings()
-# The fast default of ``repro denoise`` (issue 23): the paper's 3000 steps and StepLR schedule from lr 2e-3,
-# each step on 16 random 16x16 crops (4096 pixels, ~1/100 of a Kodak image, the same on any image size:
-# scattered small crops see more kinds of content per step than one 64x64 crop, which fitted kodim03
-# 0.4 dB worse at the same cost), the input centred and the weights averaged. Chosen on Kodak images 1
-# and 3 against the committed full-image fits (results/zs_n2n/fast_tuning.csv); its full-set PSNR against
-# them is in results/zs_n2n/fast_sigma25_*.
-# One thread for its steps: a 4096-pixel step gains nothing from a second thread on an idle 2-core machine
-# and loses several times over when other jobs hold the cores (threads waiting for each other): with both
-# threads, a Kodak-size fit took 23.6 s on the idle machine (1 thread: 22.7 s), a 12 MP fit 326 s once
-# other jobs ran (results/timing/zsn2n_speed_fit2threads_killed.txt, a zsn2n_speed.py run stopped there).
-# The final pass over the whole photo still uses every thread.
+# Not in the paper: repro denoise's default, tuned in results/zs_n2n/fast_tuning.csv, scored in fast_sigma25_*.
+# 16 scattered 16x16 crops: 4096 pixels per step on any image size, more kinds of content than one 64x64 crop.
+# threads=1: a 4096-pixel step gains nothing from a second thread and stalls when other jobs hold the cores.
 FAST = Settings(lr=2e-3, crop=16, batch=16, ema=0.995, offset=0.5, threads=1)
 PRESETS = {"fast": FAST, "paper": PAPER}
 SMOKE_STEPS = 10  # budget "smoke": enough steps to exercise every line, not to denoise
@@ -444,249 +435,3 @@ class ZeroShotN2N:
             self.last_fits.append(result)
             out.append(denoise_with(result.model, image[None].cpu()))
         return torch.cat(out).to(noisy.device)
-
-
-# ---------------------------------------------------------------------------------------------------
-# The published check: centre crops, both paths on the same noisy crop
-
-
-def centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
-    """The central size x size window (the whole image along a shorter side).
-
-    >>> centre_crop(torch.zeros(1, 3, 512, 768), 256).shape
-    torch.Size([1, 3, 256, 256])
-    """
-    h, w = x.shape[-2:]
-    top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
-    return x[..., top:top + size, left:left + size]
-
-
-CROP_COLUMNS = ["dataset", "image", "crop", "path", "precision", "steps", "noisy_psnr_db", "psnr_db",
-                "fit_seconds", "fit_cpu_seconds", "threads"]
-
-
-def crop_check(protocol, noise, dataset: str, images, crop: int | None, paths: dict[str, int | None],
-               csv_path: str | Path, steps: int | None = None, seed: int = 0,
-               device: str | torch.device = "auto", progress: bool = True, first_index: int = 0) -> pd.DataFrame:
-    """Fit each (image, path) on the same noisy crop; one row per fit, appended to ``csv_path`` as it goes.
-
-    ``images`` are :class:`repro.data.Image` of ``dataset`` in set order (their index seeds the noise,
-    as in :func:`repro.evaluate.evaluate`); ``paths`` maps each path to how many of the first images it
-    runs on (``None``: all), so the slow reference path can be timed on a few. ``crop=None`` keeps the
-    full image. Rows already in the CSV are skipped: a killed check resumes. ``first_index`` is the set
-    index of ``images[0]`` (to split the work between processes writing the same CSV).
-    """
-    csv_path = Path(csv_path)
-    done = set()
-    if csv_path.exists() and csv_path.stat().st_size:
-        previous = pd.read_csv(csv_path, dtype={"image": str})
-        done = {(r.dataset, r.image, int(r.crop), r.path) for r in previous.itertuples()}
-    crop_label = crop or 0
-    jobs = [(index, image, path) for index, image in enumerate(images, first_index) for path, count in paths.items()
-            if (count is None or index < count) and (dataset, image.name, crop_label, path) not in done]
-    new_file = not done
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    with csv_path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CROP_COLUMNS)
-        if new_file:
-            writer.writeheader()
-        for index, image, path in progress_bar(jobs, desc=f"zs-n2n {dataset} crops", disable=not progress):
-            clean = protocol.prepare(image.pixels, dataset)
-            clean = centre_crop(clean, crop) if crop else clean
-            noisy = noisy_input(protocol, noise, clean, dataset, index, 0)
-            result = fit(noisy, steps, path, device, seed, progress=progress)
-            estimate = denoise_with(result.model, noisy)
-            writer.writerow({
-                "dataset": dataset, "image": image.name, "crop": crop_label, "path": path,
-                "precision": result.precision, "steps": result.steps,
-                "noisy_psnr_db": round(float(metrics.psnr(noisy.clamp(0, 1), clean, protocol.psnr)[0]), 4),
-                "psnr_db": round(float(metrics.psnr(estimate, clean, protocol.psnr)[0]), 4),
-                "fit_seconds": round(result.seconds, 2), "fit_cpu_seconds": round(result.cpu_seconds, 2),
-                "threads": torch.get_num_threads(),
-            })
-            handle.flush()
-    return pd.read_csv(csv_path, dtype={"image": str})
-
-
-def compare_paths(table: pd.DataFrame) -> pd.DataFrame:
-    """Per image fitted by both paths: PSNR of each, their difference and the fast path's speed-up
-    (wall clock, and CPU time of the fitting process, which other jobs on a shared machine do not inflate).
-
-    >>> rows = [("a", "reference", 30.00, 100.0, 90.0), ("a", "fast", 30.02, 40.0, 30.0), ("b", "fast", 29.0, 4, 3)]
-    >>> t = pd.DataFrame(rows, columns=["image", "path", "psnr_db", "fit_seconds", "fit_cpu_seconds"])
-    >>> compare_paths(t.assign(dataset="k", crop=0))[["image", "delta_db", "speedup", "speedup_cpu"]].values.tolist()
-    [['a', 0.02, 2.5, 3.0]]
-    """
-    keys = ["dataset", "image", "crop"]
-    table = table.drop_duplicates(keys + ["path"])  # two processes may have fitted the same crop
-    both = pd.merge(table[table.path == "reference"], table[table.path == "fast"], on=keys,
-                    suffixes=("_reference", "_fast")).set_index(keys)
-    out = pd.DataFrame({
-        "psnr_reference_db": both.psnr_db_reference, "psnr_fast_db": both.psnr_db_fast,
-        "delta_db": (both.psnr_db_fast - both.psnr_db_reference).round(4),
-        "seconds_reference": both.fit_seconds_reference, "seconds_fast": both.fit_seconds_fast,
-        "speedup": (both.fit_seconds_reference / both.fit_seconds_fast).round(2),
-        "cpu_seconds_reference": both.fit_cpu_seconds_reference, "cpu_seconds_fast": both.fit_cpu_seconds_fast,
-        "speedup_cpu": (both.fit_cpu_seconds_reference / both.fit_cpu_seconds_fast).round(2),
-    })
-    return out.reset_index()
-
-
-# ---------------------------------------------------------------------------------------------------
-# Run folders written by the notebook (and by long background runs calling the same functions)
-
-
-def run_name(noise, dataset: str, budget: str, crop: int | None = None, n_images: int | None = None) -> str:
-    """Folder name of a ZS-N2N run; ``cpu`` and ``paper`` budgets share it (both are the paper's 3000 steps).
-
-    >>> from repro.noise import Gaussian
-    >>> run_name(Gaussian(25), "kodak24", "cpu"), run_name(Gaussian(25), "kodak24", "smoke", crop=256, n_images=1)
-    ('sigma25_kodak24', 'crops256_sigma25_kodak24_first1_smoke')
-    """
-    name = f"{noise.label.replace('=', '')}_{dataset}"
-    if crop:
-        name = f"crops{crop}_{name}"
-    if n_images is not None:
-        name += f"_first{n_images}"
-    return name + ("_smoke" if steps_for_budget(budget) != PAPER.steps else "")
-
-
-def _open_run(results_dir, name: str, noise, protocol, budget: str, device, steps: int, seed: int,
-              settings: Settings = PAPER, method: str = "zs-n2n", **params):
-    from ..runs import Run
-
-    fields = {"steps": steps, "lr": settings.lr, "lr_step": settings.lr_step, "lr_gamma": settings.lr_gamma,
-              "width": settings.width}
-    if settings != PAPER:  # the paper's runs keep their run.json as it was
-        fields.update({k: v for k, v in dataclasses.asdict(settings).items() if k not in fields and k != "steps"})
-        fields["settings"] = settings.describe()
-    return Run.open(results_dir, "zs_n2n", name, method=method, noise=noise.name, param=noise.label,
-                    protocol=protocol.name, budget=budget, device=str(device), iterations=steps,
-                    train_wall_s=0.0, seed=seed, params={**fields, "threads": torch.get_num_threads(), **params})
-
-
-def crop_check_run(results_dir, protocol, noise, dataset: str = "kodak24", crop: int = 256,
-                   n_images: int | None = None, n_reference: int = 0, budget: str = "cpu",
-                   device: str | torch.device = "auto", seed: int = 0, progress: bool = True):
-    """The published check in a run folder: per-crop PSNR of the fast path on the first ``n_images`` crops,
-    and of the fp32 reference path on the first ``n_reference`` of them (same noisy crops), in
-    ``per_crop.csv``. Not a per-image table of the full set, so it stays out of ``summary.csv``."""
-    from .. import data
-
-    device = resolve_device(device) if isinstance(device, str) else device
-    steps = steps_for_budget(budget)
-    images = data.load(dataset)[:n_images]
-    run = _open_run(results_dir, run_name(noise, dataset, budget, crop, n_images), noise, protocol, budget,
-                    device, steps, seed, crop=crop, dataset=dataset, n_reference=n_reference,
-                    fast_precision=fast_precision(device))
-    table = crop_check(protocol, noise, dataset, images, crop, {"reference": n_reference, "fast": None},
-                       run.path / "per_crop.csv", steps, seed, device, progress)
-    compare = compare_paths(table)
-    run.finish(n_fits=len(table), mean_speedup=float(compare.speedup.mean()) if len(compare) else None,
-               mean_speedup_cpu=float(compare.speedup_cpu.mean()) if len(compare) else None,
-               max_abs_delta_db=float(compare.delta_db.abs().max()) if len(compare) else None)
-    return run, table
-
-
-def full_set_run(results_dir, protocol, noise, dataset: str, n_images: int | None = None, budget: str = "cpu",
-                 device: str | torch.device = "auto", seed: int = 0, progress: bool = True, preset: str = "paper"):
-    """Evaluate ZS-N2N (fast path) on full-size images of a set, resumable image by image.
-
-    ``preset`` "paper" (the committed ``sigma25_kodak24``-style runs) or "fast" (:data:`FAST`, the default
-    of ``repro denoise``: its own run folder ``fast_<noise>_<dataset>`` and method ``zs-n2n fast``, fitted on
-    the same noisy images).
-    """
-    from ..evaluate import evaluate
-
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {tuple(PRESETS)}, got '{preset}'")
-    device = resolve_device(device) if isinstance(device, str) else device
-    settings = PRESETS[preset]
-    steps = steps_for_budget(budget)
-    name = run_name(noise, dataset, budget, None, n_images)
-    if preset != "paper":
-        name, settings = f"{preset}_{name}", dataclasses.replace(settings, steps=steps)
-    run = _open_run(results_dir, name, noise, protocol, budget, device, steps, seed, settings,
-                    "zs-n2n" if preset == "paper" else f"zs-n2n {preset}", dataset=dataset, n_images=n_images,
-                    path="fast", fast_precision=fast_precision(device),
-                    **({} if preset == "paper" else {"preset": preset}))
-    denoiser = ZeroShotN2N(steps=steps, path="fast", device=device, seed=seed, settings=settings,
-                           progress=progress)
-    table = evaluate(denoiser, protocol, noise, datasets=[dataset], n_images=n_images,
-                     per_image_csv=run.per_image_csv, device=device, progress=progress)
-    # Reached only when every image is done (an interrupted run stays "running" and resumes). The time is the
-    # sum of the per-image fits, so it counts every session of a run stopped and resumed by hand.
-    run.finish(eval_wall_s=round(float(table.seconds.sum()), 1), fit_seconds_mean=round(float(table.seconds.mean()), 2))
-    return run, table
-
-
-def step_timing(shapes, steps: int = 20, warmup: int = 3, device: str | torch.device = "cpu",
-                seed: int = 0) -> pd.DataFrame:
-    """Seconds per optimisation step of each path on random images of the given (C, H, W) shapes.
-
-    CPU time of this process is reported beside wall time: on a machine shared with other jobs it is
-    the fair measure of the work each path does (with one thread it equals the wall time of an idle core).
-    """
-    device = resolve_device(device) if isinstance(device, str) else device
-    rows = []
-    for shape in shapes:
-        y = torch.rand((1, *shape), generator=torch.Generator().manual_seed(seed))
-        for path in PATHS:
-            fit(y, warmup, path, device, seed)  # allocator and oneDNN kernel selection
-            result = fit(y, steps, path, device, seed)
-            rows.append({"shape": "x".join(map(str, shape)), "path": path, "precision": result.precision,
-                         "steps": steps, "cpu_s_per_step": round(result.cpu_seconds / steps, 6),
-                         "wall_s_per_step": round(result.seconds / steps, 6), "threads": torch.get_num_threads(),
-                         "device": str(device)})
-    table = pd.DataFrame(rows)
-    ref = table[table.path == "reference"].set_index("shape")
-    table["speedup_cpu"] = (table["shape"].map(ref.cpu_s_per_step) / table.cpu_s_per_step).round(2)
-    return table
-
-
-# ---------------------------------------------------------------------------------------------------
-# The fast preset against the paper's protocol, on the same noisy images
-
-
-def compare_presets(results_dir=None, noise_label: str = "sigma25", datasets=("kodak24", "mcmaster18"),
-                    preset: str = "fast") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per data set, the ``preset`` run folder (``fast_sigma25_kodak24``) against the paper's (``sigma25_kodak24``),
-    paired by image (the protocol's seeds give both the same noisy image): ``(summary, per_image)``.
-
-    ``summary``: images in both, mean PSNR of each, the mean paired difference (preset - paper) with its 95%
-    interval, the worst image and its difference, and mean seconds per image of each run (as recorded in its
-    ``per_image.csv``, threads from its ``run.json``). Sets without both folders are left out.
-    """
-    import json
-
-    from ..evaluate import read_per_image
-    from ..runs import default_results_dir
-
-    root = Path(results_dir or default_results_dir()) / "zs_n2n"
-    summary, pairs = [], []
-    for dataset in datasets:
-        paper_dir, fast_dir = root / f"{noise_label}_{dataset}", root / f"{preset}_{noise_label}_{dataset}"
-        if not ((paper_dir / "per_image.csv").exists() and (fast_dir / "per_image.csv").exists()):
-            continue
-        paper = read_per_image(paper_dir / "per_image.csv").groupby("image")[["psnr_db", "seconds"]].mean()
-        fast = read_per_image(fast_dir / "per_image.csv").groupby("image")[["psnr_db", "seconds"]].mean()
-        both = paper.join(fast, lsuffix="_paper", rsuffix=f"_{preset}", how="inner")
-        if both.empty:
-            continue
-        both["delta_db"] = both[f"psnr_db_{preset}"] - both["psnr_db_paper"]
-        pairs.append(both.reset_index().assign(dataset=dataset))
-        mean, ci = metrics.mean_ci95(both.delta_db.values)
-        worst = both.delta_db.idxmin()
-        threads = [json.loads((d / "run.json").read_text()).get("params", {}).get("threads") for d in (paper_dir, fast_dir)]
-        summary.append({
-            "dataset": dataset, "n_images": len(both),
-            "psnr_paper_db": round(float(both.psnr_db_paper.mean()), 3),
-            f"psnr_{preset}_db": round(float(both[f"psnr_db_{preset}"].mean()), 3),
-            "delta_db": round(mean, 3), "delta_ci95_low": round(mean - ci, 3), "delta_ci95_high": round(mean + ci, 3),
-            "worst_image": worst, "worst_delta_db": round(float(both.delta_db[worst]), 3),
-            "seconds_paper": round(float(both.seconds_paper.mean()), 1),
-            f"seconds_{preset}": round(float(both[f"seconds_{preset}"].mean()), 1),
-            "threads_paper": threads[0], f"threads_{preset}": threads[1],
-        })
-    per_image = pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame()
-    return pd.DataFrame(summary), per_image

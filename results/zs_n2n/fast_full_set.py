@@ -8,12 +8,12 @@ Writes results/zs_n2n/fast_sigma25_<set>/ (per_image.csv appended image by image
 import torch
 
 from repro import noise, protocols, runs
-from repro.methods import zsn2n
+from repro.experiments import zs_n2n
 
 if __name__ == "__main__":
     for dataset in ("kodak24", "mcmaster18"):
-        run, table = zsn2n.full_set_run(runs.default_results_dir(), protocols.get("zs_n2n"), noise.Gaussian(25),
-                                        dataset, budget="cpu", device="cpu", seed=0, progress=False, preset="fast")
+        run, table = zs_n2n.full_set_run(runs.default_results_dir(), protocols.get("zs_n2n"), noise.Gaussian(25),
+                                         dataset, budget="cpu", device="cpu", seed=0, progress=False, preset="fast")
         print(run.path, len(table), "images, mean PSNR", round(float(table.psnr_db.mean()), 3),
               "mean fit seconds", round(float(table.seconds.mean()), 1), "threads", torch.get_num_threads(),
               flush=True)

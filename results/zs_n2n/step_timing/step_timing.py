@@ -12,14 +12,14 @@ from pathlib import Path
 import torch
 
 from repro import runs
-from repro.methods import zsn2n
+from repro.experiments import zs_n2n
 
 STEPS, WARMUP = 10, 2
 SHAPES = [(3, 256, 256), (3, 512, 768), (1, 256, 256)]
 
 here = Path(__file__).resolve().parent
 (here / "run.json").unlink(missing_ok=True)  # a new measurement, not a resumed run: record this commit
-table = zsn2n.step_timing(SHAPES, steps=STEPS, warmup=WARMUP, device="cpu")
+table = zs_n2n.step_timing(SHAPES, steps=STEPS, warmup=WARMUP, device="cpu")
 table.to_csv(here / "step_timing.csv", index=False)
 run = runs.Run.open(here.parent.parent, "zs_n2n", here.name, method="zs-n2n", noise="gaussian", param="sigma=25",
                     protocol="zs_n2n", budget="cpu", device="cpu", iterations=STEPS, train_wall_s=0.0, seed=0,
