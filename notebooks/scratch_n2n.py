@@ -50,57 +50,62 @@ check_parameters(globals(), positive=("sigma",), non_negative=("epochs", "batch_
                  choices={"noise": ("gaussian", "poisson")})
 
 # %%
-from dataclasses import replace
-
 import pandas as pd
 import torch
 from IPython.display import display
 
 from repro import budgets, noise as noises, runs
 from repro.device import resolve_device
+from repro.experiments import scratch_n2n as recipe
 from repro.notebook import announce
-from repro.scratch import COURSE, REPORTED_BEST_PSNR_DB, course_model, load
-from repro.scratch import data as scratch_data, experiment, results as sr
+from repro.scratch import course_model, load
+from repro.scratch import results as sr
 
 if threads:
     torch.set_num_threads(threads)
 dev = resolve_device(device)
 budget = budgets.resolve(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
-b = experiment.BUDGETS[budget]
-noise_model = noises.make(noise, sigma)
-main = replace(COURSE, epochs=epochs or b.main_epochs, batch_size=batch_size or COURSE.batch_size,
-               lr=lr or COURSE.lr, n_pairs=n_pairs or b.main_pairs)
+b = recipe.BUDGETS[budget]
+main = recipe.main_settings(budget, epochs, batch_size, lr, n_pairs)
 announce("scratch_n2n", budget, dev, results, f"the from-scratch N2N ({main.epochs} epochs of {main.n_pairs} pairs)"
          + (", its torch twin" if twin else "") + (" and the report's sweep" if sweep else ""), methods=("scratch_n2n",))
-print(f"threads={torch.get_num_threads()} noise {noise_model.label}")
+print(f"threads={torch.get_num_threads()} noise {noises.make(noise, sigma).label}")
 print("budget:", b)
 print("main run:", main)
 
 # %% [markdown]
-# ## Data: 32×32 noisy pairs from CBSD432, held-out patches from Kodak24
+# ## Run
 #
-# The course's 50,000 pairs are not public. We cut random 32×32 patches from CBSD432 and noise each twice
-# independently (Gaussian σ = 25 by default, **unclipped**, float: Noise2Noise needs zero-mean target noise;
-# see `repro.scratch.data`). The test set is a different source: 64 random grid cells of each Kodak image,
-# noised once with fixed seeds, plus the full images.
+# `repro.experiments.scratch_n2n.run`, in order:
+#
+# * **data**: the course's 50,000 pairs are not public. We cut random 32×32 patches from CBSD432 and noise
+#   each twice independently (Gaussian σ = 25 by default, **unclipped**, float: Noise2Noise needs zero-mean
+#   target noise; see `repro.scratch.data`). The test set is a different source: 64 random grid cells of
+#   each Kodak image, noised once with fixed seeds, plus the full images;
+# * **the main run**: the report's settings, hand-written framework;
+# * **the twin**: the same network in torch with autograd, same initial weights (copied), same batch order
+#   (drawn from the seed alone); only the framework differs. The two runs are timed at different moments of
+#   a shared machine, so for a fair ratio the two frameworks also take turns, `timing_steps` SGD steps each,
+#   on the same batches;
+# * **the sweep**: the report's tables, one hyper-parameter at a time, at the budget's sweep size.
+#
+# A complete run folder with the same settings is reused, not retrained.
 
 # %%
-pairs = scratch_data.training_pairs(max(main.n_pairs, b.sweep_pairs if sweep else 0), noise_model, seed=seed)
-test = scratch_data.held_out_set(noise_model, per_image=b.test_per_image, n_images=b.test_images)
-noisy_input = experiment.input_psnr(test)
-print(f"{len(pairs)} training pairs; {len(test)} test patches from {len(test.full_clean)} images; "
+outcome = recipe.run(noise, sigma, budget=budget, device=dev, results_dir=results, seed=seed, epochs=epochs,
+                     batch_size=batch_size, lr=lr, n_pairs=n_pairs, twin=twin, sweep=sweep)
+test, noisy_input = outcome.test, outcome.noisy_input
+print(f"{len(outcome.pairs)} training pairs; {len(test)} test patches from {len(test.full_clean)} images; "
       f"noisy input PSNR {noisy_input['input_psnr_db']:.2f} dB (pooled {noisy_input['input_psnr_pooled_db']:.2f})")
 
 # %% [markdown]
 # ## The main run: the report's settings, hand-written framework
 
 # %%
-main_name = experiment.run_name("scratch", main, noise_model, budget, seed)
-main_run = experiment.train_run(results, main_name, main, pairs, test, noise_model, backend="scratch",
-                                budget=budget, seed=seed, device=dev, extra=noisy_input)
+main_run = outcome.main_run
 info = main_run.info
-print(f"{main_name}: test PSNR {info['test_psnr_db']:.2f} dB per patch (pooled {info['test_psnr_pooled_db']:.2f}), "
+print(f"{main_run.path.name}: test PSNR {info['test_psnr_db']:.2f} dB per patch (pooled {info['test_psnr_pooled_db']:.2f}), "
       f"full images {info['full_image_psnr_db']:.2f} dB; {info['s_per_epoch']:.1f} s/epoch wall, "
       f"{info['cpu_s_per_epoch']:.1f} s/epoch CPU")
 
@@ -113,37 +118,23 @@ fig
 # %% [markdown]
 # ## The twin: the same network in torch with autograd
 #
-# Same initial weights (copied), same batch order (drawn from the seed alone); only the framework differs.
 # In float32 the two diverge by rounding only (float64 equality to 1e-10 is a unit test,
 # `tests/test_scratch_train.py`).
 
 # %%
 if twin:
-    twin_name = experiment.run_name("torch", main, noise_model, budget, seed)
-    twin_run = experiment.train_run(results, twin_name, main, pairs, test, noise_model, backend="torch",
-                                    budget=budget, seed=seed, device=dev, extra=noisy_input)
-    comparison = sr.twin_comparison(main_name, twin_name, results)
+    comparison = sr.twin_comparison(main_run.path.name, outcome.twin_run.path.name, results)
     display(pd.Series(comparison, name="scratch vs torch twin").to_frame())
-    fig = sr.plot_twin(main_name, twin_name, results)
-    fig.savefig(twin_run.path / "twin_vs_scratch.png", dpi=90)
+    fig = sr.plot_twin(main_run.path.name, outcome.twin_run.path.name, results)
+    fig.savefig(outcome.twin_run.path / "twin_vs_scratch.png", dpi=90)
     display(fig)
 
 # %% [markdown]
-# The two runs above were timed at different moments of a shared machine. For a fair ratio the two
-# frameworks also take turns, `timing_steps` SGD steps each, on the same batches:
+# Time per epoch of each framework, measured in turns on the same batches:
 
 # %%
 if twin:
-    timing_dir = results / experiment.PAPER / (f"timing_{budget}_b{main.batch_size}_cf{main.channel_factor}"
-                                               f"_k{main.kernel_size}_{dev.type}_seed{seed}")
-    if (timing_dir / "timing.csv").exists():
-        timing = pd.read_csv(timing_dir / "timing.csv")
-    else:
-        timing = experiment.interleaved_timing(main, pairs, seed=seed, device=dev, rounds=b.timing_rounds,
-                                               steps=b.timing_steps)
-        timing_dir.mkdir(parents=True, exist_ok=True)
-        timing.to_csv(timing_dir / "timing.csv", index=False)
-    per_backend = timing.groupby("backend")[["s_per_epoch", "cpu_s_per_epoch"]].median()
+    per_backend = outcome.timing.groupby("backend")[["s_per_epoch", "cpu_s_per_epoch"]].median()
     display(per_backend)
     ratio = per_backend.loc["scratch"] / per_backend.loc["torch"]
     print(f"scratch/torch time per epoch: wall {ratio.s_per_epoch:.2f}, CPU {ratio.cpu_s_per_epoch:.2f}")
@@ -157,15 +148,10 @@ if twin:
 
 # %%
 if sweep:
-    experiment.run_sweep(results, pairs, test, noise_model, budget=budget, seed=seed, device=dev)
-    table = sr.sweep_frame(budget, seed, noise_model.label, results)
-    display(table.drop(columns=["run"]))
-    fig = sr.plot_sweep(table, noisy_input["input_psnr_db"],
+    display(outcome.sweep.drop(columns=["run"]))
+    fig = sr.plot_sweep(outcome.sweep, noisy_input["input_psnr_db"],
                         f"sweep at {b.sweep_pairs} pairs x {b.sweep_epochs} epochs ({budget} budget)")
-    sweep_dir = results / experiment.PAPER / f"sweep_{budget}_{noise_model.label.replace('=', '')}_seed{seed}"
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(sweep_dir / "sweep.csv", index=False)
-    fig.savefig(sweep_dir / "sweep.png", dpi=90)
+    fig.savefig(recipe.sweep_dir(results, outcome.noise, budget, seed) / "sweep.png", dpi=90)
     display(fig)
 
 # %% [markdown]
@@ -179,5 +165,4 @@ if sweep:
 sr.comparison_with_report(results, budget, seed)
 
 # %%
-runs.write_summary(results)
-print("run folders:", sorted(p.name for p in (results / experiment.PAPER).iterdir()))
+print("run folders:", sorted(p.name for p in (results / recipe.PAPER).iterdir()))

@@ -106,7 +106,7 @@ def test_noise2score_runs_repeat_bit_for_bit(tmp_path):
 
 def test_scratch_runs_repeat_bit_for_bit(tmp_path):
     from repro.scratch import data as scratch_data
-    from repro.scratch.experiment import COURSE, train_run
+    from repro.experiments.scratch_n2n import COURSE, train_run
 
     gaussian = noise.Gaussian(25)
     settings = dataclasses.replace(COURSE, n_pairs=64, epochs=1)

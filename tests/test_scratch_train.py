@@ -1,4 +1,4 @@
-"""The training loop, the torch twin, weight files and run folders of repro.scratch."""
+"""The training loop, the torch twin and weight files of repro.scratch; run folders of its experiments."""
 import json
 
 import numpy as np
@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from repro import data, noise
+from repro.experiments import scratch_n2n as recipe
 from repro.scratch import MSE, SGD, course_model, load, save, torch_twin
 from repro.scratch import data as scratch_data
-from repro.scratch import experiment
 from repro.scratch import results as scratch_results
 from repro.scratch.course import COURSE
 from repro.scratch.train import ScratchLearner, TorchLearner, batch_order, fit
@@ -103,8 +103,8 @@ def test_train_run_writes_a_complete_run_folder_and_reuses_it(tmp_path, tiny_dat
     from dataclasses import replace
 
     settings = replace(COURSE, n_pairs=96, epochs=1, batch_size=32, channel_factor=2)
-    name = experiment.run_name("scratch", settings, gaussian, "smoke", 0)
-    run = experiment.train_run(tmp_path, name, settings, pairs, test, gaussian, budget="smoke", progress=False)
+    name = recipe.run_name("scratch", settings, gaussian, "smoke", 0)
+    run = recipe.train_run(tmp_path, name, settings, pairs, test, gaussian, budget="smoke", progress=False)
     files = {p.name for p in run.path.iterdir()}
     assert {"run.json", "curve.csv", "per_image.csv", "model.pt"} <= files
     info = json.loads((run.path / "run.json").read_text())
@@ -113,7 +113,7 @@ def test_train_run_writes_a_complete_run_folder_and_reuses_it(tmp_path, tiny_dat
     assert (table.dataset == "kodak24_patch32").sum() == 8 and (table.dataset == "kodak24").sum() == 1
     assert np.isclose(table[table.dataset == "kodak24_patch32"].psnr_db.mean(), info["test_psnr_db"], atol=1e-3)
     stamp = (run.path / "model.pt").stat().st_mtime_ns
-    again = experiment.train_run(tmp_path, name, settings, pairs, test, gaussian, budget="smoke", progress=False)
+    again = recipe.train_run(tmp_path, name, settings, pairs, test, gaussian, budget="smoke", progress=False)
     assert (again.path / "model.pt").stat().st_mtime_ns == stamp  # reused, not retrained
     frame = scratch_results.runs_frame(tmp_path)
     assert frame.run.tolist() == [name] and frame.backend.tolist() == ["scratch"]
@@ -126,8 +126,8 @@ def test_twin_comparison_reads_both_run_folders(tmp_path, tiny_data):
     settings = replace(COURSE, n_pairs=64, epochs=1, batch_size=32, channel_factor=2)
     names = []
     for backend in ("scratch", "torch"):
-        names.append(experiment.run_name(backend, settings, gaussian, "smoke", 0))
-        experiment.train_run(tmp_path, names[-1], settings, pairs, test, gaussian, backend=backend, budget="smoke",
+        names.append(recipe.run_name(backend, settings, gaussian, "smoke", 0))
+        recipe.train_run(tmp_path, names[-1], settings, pairs, test, gaussian, backend=backend, budget="smoke",
                              progress=False)
     comparison = scratch_results.twin_comparison(*names, results_dir=tmp_path)
     assert comparison["max relative loss difference"] < 1e-4  # float32, two steps: rounding only

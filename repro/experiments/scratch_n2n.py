@@ -1,4 +1,7 @@
-"""The from-scratch Noise2Noise experiments: the main run, its torch twin and the hyper-parameter sweep.
+"""The from-scratch Noise2Noise experiments: the main run, its torch twin, their timing and the hyper-parameter sweep.
+
+The hand-written framework, the course's model and settings, the data and the training loop are
+:mod:`repro.scratch`; this module trains with them into run folders. :func:`run` is what the notebook calls.
 
 Each training run writes a run folder ``results/scratch_n2n/<name>/`` (:class:`repro.runs.Run`) with
 
@@ -36,14 +39,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from .. import runs
+from .. import metrics, noise as noises, runs
 from ..evaluate import COLUMNS as PER_IMAGE_COLUMNS
 from ..noise import NoiseModel
-from . import data as scratch_data
-from .course import COURSE, SWEEP_TABLES, CourseSettings, course_model
-from .module import save
-from .train import ScratchLearner, TorchLearner, batch_order, fit, full_image_psnr, patch_psnr
-from .twin import torch_twin
+from ..scratch import data as scratch_data, results as scratch_results
+from ..scratch.course import COURSE, SWEEP_TABLES, CourseSettings, course_model
+from ..scratch.module import save
+from ..scratch.train import ScratchLearner, TorchLearner, batch_order, fit, full_image_psnr, patch_psnr
+from ..scratch.twin import torch_twin
 
 PAPER = "scratch_n2n"
 PROTOCOL = "scratch_n2n_patches32"
@@ -228,8 +231,6 @@ def interleaved_timing(settings: CourseSettings, pairs: scratch_data.PairSet, *,
 
 def input_psnr(test: scratch_data.HeldOutSet) -> dict:
     """PSNR of the noisy test input itself (what denoising starts from)."""
-    from .. import metrics
-
     per_patch = metrics.psnr(test.noisy.clamp(0, 1), test.clean, "float")
     pooled = float(-10 * torch.log10(((test.noisy.clamp(0, 1).double() - test.clean.double()) ** 2).mean()))
     return {"input_psnr_db": round(float(per_patch.mean()), 4), "input_psnr_pooled_db": round(pooled, 4)}
@@ -249,3 +250,84 @@ def run_table(results_dir: str | Path, names: list[str]) -> pd.DataFrame:
                      "test_psnr_pooled_db": info.get("test_psnr_pooled_db"),
                      "full_image_psnr_db": info.get("full_image_psnr_db")})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------------
+# What the notebook runs
+
+
+def main_settings(budget: str, epochs: int = 0, batch_size: int = 0, lr: float = 0.0,
+                  n_pairs: int = 0) -> CourseSettings:
+    """The main run's settings: the report's, with the budget's pairs and epochs; a non-zero argument overrides.
+
+    >>> s = main_settings("smoke", lr=1.0)
+    >>> (s.n_pairs, s.epochs, s.batch_size, s.lr)
+    (512, 1, 64, 1.0)
+    """
+    b = BUDGETS[budget]
+    return replace(COURSE, epochs=epochs or b.main_epochs, batch_size=batch_size or COURSE.batch_size,
+                   lr=lr or COURSE.lr, n_pairs=n_pairs or b.main_pairs)
+
+
+def timing_dir(results_dir: str | Path, settings: CourseSettings, budget: str, device, seed: int = 0) -> Path:
+    device = torch.device(device)
+    return Path(results_dir) / PAPER / (f"timing_{budget}_b{settings.batch_size}_cf{settings.channel_factor}"
+                                        f"_k{settings.kernel_size}_{device.type}_seed{seed}")
+
+
+def sweep_dir(results_dir: str | Path, noise: NoiseModel, budget: str, seed: int = 0) -> Path:
+    return Path(results_dir) / PAPER / f"sweep_{budget}_{noise.label.replace('=', '')}_seed{seed}"
+
+
+@dataclass
+class Outcome:
+    """What :func:`run` made; ``twin_run`` and ``timing`` are None without the twin, ``sweep`` without the sweep."""
+
+    settings: CourseSettings
+    noise: NoiseModel
+    pairs: scratch_data.PairSet
+    test: scratch_data.HeldOutSet
+    noisy_input: dict
+    main_run: runs.Run
+    twin_run: runs.Run | None
+    timing: pd.DataFrame | None
+    sweep: pd.DataFrame | None
+
+
+def run(noise: str = "gaussian", sigma: float = 25.0, *, budget: str, device, results_dir, seed: int = 0,
+        epochs: int = 0, batch_size: int = 0, lr: float = 0.0, n_pairs: int = 0, twin: bool = True,
+        sweep: bool = True, progress: bool = True) -> Outcome:
+    """The notebook's work: the main run (:func:`main_settings`), its torch twin and the two frameworks timed
+    in turns (``timing.csv``), the report's sweep (its table in ``sweep.csv``), then the summary.
+
+    Every run folder already complete with the same settings, and a timing already measured, is reused.
+    """
+    b = BUDGETS[budget]
+    noise_model = noises.make(noise, sigma)
+    main = main_settings(budget, epochs, batch_size, lr, n_pairs)
+    pairs = scratch_data.training_pairs(max(main.n_pairs, b.sweep_pairs if sweep else 0), noise_model, seed=seed)
+    test = scratch_data.held_out_set(noise_model, per_image=b.test_per_image, n_images=b.test_images)
+    noisy_input = input_psnr(test)
+    common = dict(budget=budget, seed=seed, device=device, progress=progress, extra=noisy_input)
+    main_run = train_run(results_dir, run_name("scratch", main, noise_model, budget, seed), main, pairs, test,
+                         noise_model, backend="scratch", **common)
+    twin_run = timing = table = None
+    if twin:
+        twin_run = train_run(results_dir, run_name("torch", main, noise_model, budget, seed), main, pairs, test,
+                             noise_model, backend="torch", **common)
+        folder = timing_dir(results_dir, main, budget, device, seed)
+        if (folder / "timing.csv").exists():
+            timing = pd.read_csv(folder / "timing.csv")
+        else:
+            timing = interleaved_timing(main, pairs, seed=seed, device=device, rounds=b.timing_rounds,
+                                        steps=b.timing_steps)
+            folder.mkdir(parents=True, exist_ok=True)
+            timing.to_csv(folder / "timing.csv", index=False)
+    if sweep:
+        run_sweep(results_dir, pairs, test, noise_model, budget=budget, seed=seed, device=device, progress=progress)
+        table = scratch_results.sweep_frame(budget, seed, noise_model.label, results_dir)
+        folder = sweep_dir(results_dir, noise_model, budget, seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        table.to_csv(folder / "sweep.csv", index=False)
+    runs.write_summary(results_dir)
+    return Outcome(main, noise_model, pairs, test, noisy_input, main_run, twin_run, timing, table)
