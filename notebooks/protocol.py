@@ -41,42 +41,26 @@ from repro.notebook import check_parameters
 check_parameters(globals(), positive=("sigma",))
 
 # %%
-
-import repro
-from repro import budgets, noise, protocol_effects, protocols, report, runs
+from repro import budgets, protocol_effects, report, runs
 from repro.device import resolve_device
 from repro.notebook import announce
 
 dev = resolve_device(device)
 budget = budgets.resolve(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
-source = runs.default_results_dir() / model_run
 announce("protocol", budget, dev, results, f"the protocol effects on {model_run}" + (" and three trainings" if training else ""))
-if (source / "model.pt").exists():
-    denoiser, method = repro.load(source, device=dev), runs.Run(source).info["method"]
-elif not budgets.committed(budget):  # a smoke run proves the code, with or without a trained model
-    print(f"{source} has no model.pt; the {budget} run measures the identity (the noisy input) instead")
-    denoiser, method = (lambda y: y), "identity"
-else:
-    raise FileNotFoundError(f"{source} has no trained model: run notebooks/noise2noise.ipynb first")
-
-# %%
-made = protocol_effects.measure(
-    denoiser, protocols.get("noise2noise"), noise.Gaussian(sigma), results,
-    info={"method": method, "source_run": model_run, "budget": budget, "device": str(dev)},
-    n_images=protocol_effects.TRAINING_BUDGETS[budget]["eval_images"],
-)
-[run.path.name for run in made]
 
 # %% [markdown]
-# Training choices: the same U-Net, seed and budget (`repro.protocol_effects.TRAINING_BUDGETS`) trained on
-# fresh vs fixed noise and in fp32 vs bf16, each evaluated on Kodak24 under the Noise2Noise protocol.
+# `repro.protocol_effects.run`: the trained model evaluated under the Noise2Noise protocol and its
+# test-time variants, then (with `training`) the training choices: the same U-Net, seed and budget
+# (`repro.protocol_effects.TRAINING_BUDGETS`) trained on fresh vs fixed noise and in fp32 vs bf16, each
+# evaluated on Kodak24 under the Noise2Noise protocol.
 
 # %%
-if training:
-    made = protocol_effects.measure_training(results, budget, dev, seed=seed, sigma=sigma,
-                                             progress=budgets.committed(budget))
-    print([run.path.name for run in made])
+made, trained = protocol_effects.run(model_run, sigma, budget=budget, device=dev, results_dir=results, seed=seed,
+                                     training=training)
+print([run.path.name for run in made])
+print([run.path.name for run in trained])
 
 # %%
 report.protocol_effects(results)

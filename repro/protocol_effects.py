@@ -14,6 +14,8 @@ Noise2Noise U-Net, budget and seed, trained
 * on noise drawn fresh for every batch (NVlabs, SSDN) vs one fixed pre-generated noisy pair per training
   image (Noise2Score's .npy files, and what real noisy data gives);
 * in fp32 vs bf16 autocast with channels_last (our CPU speed-up, which the committed runs use).
+
+:func:`run` is what the notebook calls: both kinds, on a trained run folder.
 """
 from __future__ import annotations
 
@@ -21,8 +23,7 @@ import dataclasses
 import re
 import time
 
-
-from . import data, runs
+from . import budgets, data, runs
 from .evaluate import evaluate
 from .protocols import Protocol, get as get_protocol
 
@@ -64,10 +65,8 @@ def measure(denoiser, base: Protocol, noise, results_dir, info: dict, datasets=(
     return made
 
 
-# Training-choice budgets (ours: no paper measured these). cpu: ~11 minutes per bf16 model on a shared
-# core, fp32 about twice that. 100 training images so that 3000 steps of 4 64x64 crops pass over the fixed
-# noisy set ~5 times, as a long run passes over its data many times: a fixed set can only cost PSNR once
-# crops repeat. paper: a longer version of the same study for a GPU.
+# Ours (no paper measured these). 100 training images: 3000 steps of 4 64x64 crops pass over a fixed noisy
+# set ~5 times, as a long run does, and a fixed set can only cost PSNR once crops repeat.
 TRAINING_BUDGETS = {
     "smoke": {"iterations": 4, "patch_size": 32, "train_images": 4, "eval_images": 1},
     "cpu": {"iterations": 3000, "patch_size": 64, "train_images": 100, "eval_images": None},
@@ -120,3 +119,35 @@ def measure_training(results_dir, budget: str, device, seed: int = 0, sigma: flo
         _record(results_dir, "training precision", "bf16 + channels_last", False, tables["fresh_bf16"],
                 infos["fresh_bf16"]),
     ]
+
+
+def source_denoiser(model_run: str, budget: str, device):
+    """``(denoiser, method)`` of the trained run folder ``model_run`` (relative to the repository's results).
+
+    A budget whose runs are not committed (smoke) measures the identity when the folder has no model.
+    """
+    import repro
+
+    source = runs.default_results_dir() / model_run
+    if (source / "model.pt").exists():
+        return repro.load(source, device=device), runs.Run(source).info["method"]
+    if not budgets.committed(budget):  # a smoke run proves the code, with or without a trained model
+        print(f"{source} has no model.pt; the {budget} run measures the identity (the noisy input) instead")
+        return (lambda y: y), "identity"
+    raise FileNotFoundError(f"{source} has no trained model: run notebooks/noise2noise.ipynb first")
+
+
+def run(model_run: str, sigma: float = 25.0, *, budget: str, device, results_dir, seed: int = 0,
+        training: bool = True) -> tuple[list[runs.Run], list[runs.Run]]:
+    """The notebook's work: the test-time effects on ``model_run`` under the Noise2Noise protocol at Gaussian
+    ``sigma`` (:func:`measure`), then, with ``training``, the training effects (:func:`measure_training`).
+    Returns the run folders of each (the second list empty without ``training``)."""
+    from .noise import Gaussian
+
+    denoiser, method = source_denoiser(model_run, budget, device)
+    made = measure(denoiser, get_protocol("noise2noise"), Gaussian(sigma), results_dir,
+                   info={"method": method, "source_run": model_run, "budget": budget, "device": str(device)},
+                   n_images=TRAINING_BUDGETS[budget]["eval_images"])
+    trained = (measure_training(results_dir, budget, device, seed=seed, sigma=sigma,
+                                progress=budgets.committed(budget)) if training else [])
+    return made, trained
