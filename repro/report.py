@@ -13,7 +13,10 @@ Main entry points (names other chapters rely on):
 * :func:`runs_table`: one row of facts per run folder (``run.json``);
 * :func:`plot_curves`: a Figure of each run's ``curve.csv`` (``iteration``, ``loss``, optional
   ``val_psnr_db``);
-* :func:`show_figures`: display the PNGs saved in a paper's run folders;
+* :func:`show_figures` / :func:`figure_grid`: the PNGs saved in a paper's run folders (one by one, or as one
+  figure with a row per run);
+* :class:`Facts` and the ``facts_<chapter>`` functions: the numbers each chapter's prose quotes (``{glue:text}``);
+* :func:`folded` / :func:`runs_folded`: detail under a closed ``<details>`` line;
 * :func:`table` / :func:`styled`: a pandas Styler with two decimals, or the sentence when empty;
 * :func:`protocol_effects`: the measured protocol choices (runs under ``results/protocol/``).
 
@@ -51,8 +54,11 @@ LABELS = {
     "table": "claim from", "sigma_known": "parameter known", "best_claim": "best claim for key",
     "claims": "verified claims", "reproduced": "reproduced", "budgets": "budgets",
 }
-SUMMARY_VIEW = ["paper", "method", "noise", "param", "dataset", "protocol", "claim_psnr_db", "psnr_db", "delta_db",
-                "ci95_db", "n_images", "budget", "device", "hours", "iterations", "complete", "run", "claim_table"]
+# What the Summary chapter shows of each row: the columns that fit the text column at 1400 px (the protocol
+# is the paper's, the run folder and the claim's table are in results/summary.csv and the chapter's source
+# table).
+SUMMARY_VIEW = ["paper", "method", "noise", "param", "dataset", "budget", "claim_psnr_db", "psnr_db", "delta_db",
+                "ci95_db", "n_images", "device", "hours", "complete"]
 
 
 def _root(results_dir) -> Path:
@@ -394,6 +400,501 @@ def budgets_table() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["method module", "budget", "settings"])
 
 
+# ------------------------------------------------------------------------------- numbers in the prose
+class Facts:
+    """Single numbers of the committed results, for a chapter's sentences (pasted with ``{glue:text}``).
+
+    A chapter computes in a hidden cell the numbers its prose quotes and hands them to :func:`glue`; the
+    sentence then reads e.g. ``{glue:text}`n2n_kodak:.2f` dB``. Every look-up names its row and fails
+    (``KeyError``) when no row or several rows match, so a sentence never quotes the wrong run.
+
+    >>> import tempfile
+    >>> facts = Facts(tempfile.mkdtemp())
+    >>> facts.psnr("noise2noise", "n2n", "kodak24")
+    Traceback (most recent call last):
+    ...
+    KeyError: "no row of the summary with paper='noise2noise', method='n2n', dataset='kodak24', budget='cpu', param='sigma=25'"
+    """
+
+    def __init__(self, results_dir=None):
+        self.root = _root(results_dir)
+        self.summary = summary_table(results_dir)
+        self.claims = load_claims(results_dir)
+
+    def psnr(self, paper: str, method: str, dataset: str, budget: str = "cpu", param: str = "sigma=25",
+             column: str = "psnr_db") -> float:
+        """``column`` (reproduced PSNR by default; ``claim_psnr_db``, ``delta_db``, ``ci95_db``, ``hours``, ...)
+        of the one summary row of (paper, method, data set, budget, noise parameter)."""
+        return lookup(self.summary, column, what="the summary", paper=paper, method=method, dataset=dataset,
+                      budget=budget, param=param)
+
+    def claim(self, paper: str, method: str, dataset: str, param: str = "sigma=25", table: str | None = None) -> float:
+        """A verified claim of ``results/claims.csv``: the best one of its key (lowest priority, as the summary
+        compares), or the one from the paper table whose name starts with ``table`` (e.g. "Table 1")."""
+        rows = self.claims[(self.claims["paper"] == paper) & (self.claims["method"] == method)
+                           & (self.claims["dataset"] == dataset) & (self.claims["param"] == param)]
+        if table is not None:
+            rows = rows[rows["table"].astype(str).str.startswith(table)]
+        if rows.empty:
+            raise KeyError(f"no claim with paper={paper!r}, method={method!r}, dataset={dataset!r}, param={param!r}"
+                           + (f", table={table!r}" if table else ""))
+        return float(rows.sort_values(["priority", "claim_id"], kind="stable")["psnr_db"].iloc[0])
+
+    def run(self, run: str) -> dict:
+        """The ``run.json`` of ``results/<run>`` (e.g. ``"noise2noise/n2n_gaussian_cpu_seed0"``)."""
+        path = self.root / run / "run.json"
+        if not path.exists():
+            raise KeyError(f"no run folder {run!r} under {self.root}")
+        return json.loads(path.read_text())
+
+    def curve(self, run: str, column: str = "val_psnr_db") -> pd.Series:
+        """One column of a run's ``curve.csv``, indexed by iteration, without its empty entries."""
+        curve = pd.read_csv(self.root / run / "curve.csv")
+        return curve.dropna(subset=[column]).set_index("iteration")[column]
+
+    def seconds_per_step(self, run: str, start: int, end: int) -> float:
+        """Wall seconds per training step between two logged iterations of a run (``elapsed_s`` of its
+        ``curve.csv``), e.g. over a stretch the machine was otherwise idle."""
+        elapsed = pd.read_csv(self.root / run / "curve.csv").set_index("iteration")["elapsed_s"]
+        return float((elapsed.loc[end] - elapsed.loc[start]) / (end - start))
+
+    def csv(self, *parts: str, **read_csv) -> pd.DataFrame:
+        """A committed table under ``results/``, e.g. ``facts.csv("timing", "cpu_step_seconds.csv")``."""
+        return pd.read_csv(self.root.joinpath(*parts), **read_csv)
+
+
+def lookup(table: pd.DataFrame, column: str = "psnr_db", what: str = "the table", **where) -> float:
+    """The value of ``column`` in the one row of ``table`` whose columns equal ``where``.
+
+    >>> t = pd.DataFrame({"method": ["n2n", "n2c"], "dataset": ["kodak24"] * 2, "psnr_db": [31.95, 32.0]})
+    >>> lookup(t, method="n2c", dataset="kodak24")
+    32.0
+    >>> lookup(t, dataset="kodak24")
+    Traceback (most recent call last):
+    ...
+    KeyError: "2 rows of the table with dataset='kodak24'"
+    """
+    rows = table
+    for key, value in where.items():
+        rows = rows[rows[key] == value]
+    condition = ", ".join(f"{k}={v!r}" for k, v in where.items())
+    if len(rows) != 1:
+        raise KeyError(f"{'no' if rows.empty else len(rows)} row{'' if rows.empty else 's'} of {what} with {condition}")
+    return _plain(rows[column].iloc[0])
+
+
+def _plain(value):
+    """A Python scalar for a numpy one (whose repr, ``np.float64(31.9)``, a glue role cannot read)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def span(values, decimals: int = 2, signed: bool = False) -> str:
+    """The range of ``values`` as prose writes it: "0.03–0.06", or one number when they round alike.
+
+    >>> span([0.051, 0.03, 0.06]), span([0.301, 0.299], 1), span([-0.2, 0.1], 1, signed=True)
+    ('0.03–0.06', '0.3', '-0.2 to +0.1')
+    """
+    values = [float(v) for v in values]
+    spec = f"{'+' if signed else ''}.{decimals}f"
+    low, high = format(min(values), spec), format(max(values), spec)
+    if low == high:
+        return low
+    return f"{low} to {high}" if signed or min(values) < 0 else f"{low}–{high}"
+
+
+def listing(values, decimals: int = 2, sep: str = " / ", signed: bool = False) -> str:
+    """Numbers in the order given, e.g. one per data set: "1.80 / 2.39 / 1.48".
+
+    >>> listing([1.8, 2.391, 1.48]), listing([-0.85, 0.004], 3, ", ", signed=True)
+    ('1.80 / 2.39 / 1.48', '-0.850, +0.004')
+    """
+    spec = f"{'+' if signed else ''}.{decimals}f"
+    return sep.join(format(float(v), spec) for v in values)
+
+
+def duration(seconds: float) -> str:
+    """A measured time as prose writes it.
+
+    >>> duration(12.4), duration(95), duration(3360), duration(6120), duration(7200)
+    ('12 s', '2 min', '56 min', '1 h 42 min', '2 h')
+    """
+    seconds = float(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def margin(difference: float, decimals: int = 1, ahead: str = "ahead", behind: str = "behind") -> str:
+    """A signed difference in words: "0.4 dB ahead", "0.4 dB behind", "level".
+
+    >>> margin(0.42), margin(-0.38), margin(0.004, 3), margin(0.01)
+    ('0.4 dB ahead', '0.4 dB behind', '0.004 dB ahead', 'level')
+    """
+    text = format(abs(float(difference)), f".{decimals}f")
+    if float(text) == 0:
+        return "level"
+    return f"{text} dB {ahead if difference > 0 else behind}"
+
+
+def validation_table(runs_by_label: dict, steps, facts: "Facts | None" = None) -> pd.DataFrame:
+    """Validation PSNR (dB) of several runs at the same logged steps: one row per run, one column per step
+    (empty where a run logged nothing at that step)."""
+    facts = facts or Facts()
+    rows = []
+    for label, run in runs_by_label.items():
+        curve = facts.curve(run)
+        rows.append({"run": label, **{f"step {s:,}": curve.get(s, np.nan) for s in steps}})
+    return pd.DataFrame(rows)
+
+
+def glue(**values) -> dict:
+    """Store each value for the chapter's ``{glue:text}`name:format``` roles (nothing is displayed).
+
+    Numpy scalars become Python numbers first, so that a format such as ``:.2f`` applies. Outside a
+    notebook (no kernel) the values are only returned.
+    """
+    values = {name: _plain(value) for name, value in values.items()}
+    try:
+        from IPython import get_ipython
+        from myst_nb import glue as _glue
+    except ImportError:
+        return values
+    if get_ipython() is not None:
+        for name, value in values.items():
+            _glue(name, value, display=False)
+    return values
+
+
+# --------------------------------------------------------------- the numbers each chapter's prose quotes
+# One function per chapter: a dict of named values (numbers, or phrases computed from numbers) that the
+# chapter hands to glue(**...) and quotes with {glue:text}`name:format`. tests/test_report.py runs each one on
+# the committed results.
+SETS_N2N = ["kodak24", "bsd300_test", "set14"]
+NOISY_DB_SIGMA25 = 20 * math.log10(255 / 25)  # PSNR of the noisy input at σ = 25 (peak 255), an identity
+
+
+def facts_noise2noise(facts: Facts | None = None) -> dict:
+    f = facts or Facts()
+    P, bar = "noise2noise", 0.1  # the issue's bar for N2N against N2C
+
+    def ours(method, dataset, budget="cpu", column="psnr_db"):
+        return f.psnr(P, method, dataset, budget, column=column)
+
+    behind = [ours("n2c", d) - ours("n2n", d) for d in SETS_N2N]
+    gap = {b: {m: [-ours(m, d, b, "delta_db") for d in SETS_N2N] for m in ("n2n", "n2c")} for b in ("cpu-6k", "cpu")}
+    step_s = lookup(f.csv("timing", "cpu_step_seconds.csv"), "s_per_step", paper=P)
+    runs_ = {m: f"{P}/{m}_gaussian_cpu_seed0" for m in ("n2n", "n2c")}
+    info = f.run(runs_["n2n"])
+    ramp_start = info["iterations"] * (1 - info["params"]["rampdown_fraction"])
+    val = {m: f.curve(run) for m, run in runs_.items()}
+    flat = {m: v[v.index <= ramp_start] for m, v in val.items()}
+    red30_ahead = [f.claim(P, m, d, table="Table 1") - f.claim(P, m, d) for m in ("n2n", "n2c")
+                   for d in ("kodak24", "bsd300_test")]
+    return dict(
+        bar=bar, n2n_behind=span(behind),
+        bar_verdict="within the bar on every set" if max(behind) <= bar else "outside the bar on at least one set",
+        n2n_behind_phrase="behind N2C on every set" if min(behind) > 0 else "from N2C, on either side",
+        step_s=step_s, cpu_minutes=duration(info["iterations"] * step_s), cpu_iterations=f"{info['iterations']:,}",
+        wall=duration(info["train_wall_s"]),
+        kodak_gap_6k=gap["cpu-6k"]["n2n"][0], kodak_gap=gap["cpu"]["n2n"][0], bsd_gap=gap["cpu"]["n2n"][1],
+        set14_gap=gap["cpu"]["n2n"][2], set14_gap_6k=gap["cpu-6k"]["n2n"][2],
+        n2n_kodak=ours("n2n", "kodak24"), n2n_kodak_claim=ours("n2n", "kodak24", column="claim_psnr_db"),
+        n2c_kodak=ours("n2c", "kodak24"), n2c_kodak_claim=ours("n2c", "kodak24", column="claim_psnr_db"),
+        n2n_bsd=ours("n2n", "bsd300_test"), n2n_bsd_claim=ours("n2n", "bsd300_test", column="claim_psnr_db"),
+        n2c_bsd=ours("n2c", "bsd300_test"), n2c_bsd_claim=ours("n2c", "bsd300_test", column="claim_psnr_db"),
+        red30_ahead=span(red30_ahead),
+        val_above=val["n2n"].iloc[-1] - ours("n2n", "kodak24"),
+        n2n_val_mid=val["n2n"].loc[12500], n2n_val_flat=flat["n2n"].iloc[-1],
+        n2c_val_mid=val["n2c"].loc[12500], n2c_val_flat=flat["n2c"].iloc[-1],
+        flat_step=f"{flat['n2n'].index[-1]:,}",
+        ramp_gain=span([val[m].iloc[-1] - flat[m].iloc[-1] for m in val], 1),
+        red30_kodak=listing([f.claim(P, m, "kodak24", table="Table 1") for m in ("n2c", "n2n")]),
+        readme_kodak=f.claim(P, "n2n", "kodak24"), readme_bsd=f.claim(P, "n2n", "bsd300_test"),
+        bm3d_claims=listing([f.claim(P, "bm3d", d) for d in SETS_N2N]),
+    )
+
+
+def facts_ssdn(facts: Facts | None = None) -> dict:
+    f = facts or Facts()
+    P = "ssdn"
+
+    def ours(method, dataset, budget="cpu", column="psnr_db"):
+        return f.psnr(P, method, dataset, budget, column=column)
+
+    def each(fn):
+        return [fn(d) for d in SETS_N2N]
+
+    run = {m: f"{P}/{name}" for m, name in [("ssdn", "ssdn_known_sigma25_cpu_seed0"),
+                                             ("ssdn_unknown_sigma", "ssdn_global_sigma25_cpu_seed0"),
+                                             ("ssdn_mu", "ssdn_mu_sigma25_cpu_seed0"), ("n2c", "n2c_sigma25_cpu_seed0"),
+                                             ("n2n", "n2n_sigma25_cpu_seed0"), ("n2v", "n2v_sigma25_cpu_seed0")]}
+    minutes = {m: f.run(r)["train_wall_s"] / 60 for m, r in run.items()}
+    unknown_minus_known = each(lambda d: ours("ssdn_unknown_sigma", d) - ours("ssdn", d))
+    ci = [ours(m, d, column="ci95_db") for m in ("ssdn", "ssdn_unknown_sigma") for d in SETS_N2N]
+    tie = max(abs(v) for v in unknown_minus_known) < min(ci)
+    names = {"kodak24": "Kodak", "bsd300_test": "BSD300", "set14": "Set14"}
+    paper_known_minus_unknown = each(lambda d: f.claim(P, "ssdn", d, table="Table 1")
+                                     - f.claim(P, "ssdn_unknown_sigma", d, table="Table 1"))
+    mu_margin = each(lambda d: ours("ssdn_unknown_sigma", d) - ours("ssdn_mu", d))
+    paper_mu_margin = each(lambda d: f.claim(P, "ssdn_unknown_sigma", d) - f.claim(P, "ssdn_mu", d))
+    short = {d: [ours(m, d, column="delta_db") for m in ("ssdn", "ssdn_unknown_sigma", "ssdn_mu")] for d in SETS_N2N}
+    claims_spread = each(lambda d: max(f.claim(P, m, d, table="Table 1") for m in ("ssdn", "n2c", "n2n"))
+                         - min(f.claim(P, m, d, table="Table 1") for m in ("ssdn", "n2c", "n2n")))
+    ahead_3k = [ours("ssdn", d, "cpu-3k") - ours(m, d, "cpu-3k") for m in ("n2c", "n2n") for d in SETS_N2N]
+    val = f.curve(run["ssdn"])
+    lr = pd.read_csv(f.root / run["ssdn"] / "curve.csv").set_index("iteration")["lr"]
+    constant = lr[lr == lr.max()].index
+    val_constant = val[(val.index >= 4500) & (val.index <= constant.max())]
+    overlap = pd.concat(pd.read_csv(p) for p in sorted((f.root / P / "diagnostics").glob("overlap_*.csv")))
+    overlap = overlap.set_index("margin")["kodak8_db"]
+    steps = f.csv(P, "timing", "train_step_1thread.csv")
+    step = lambda method, patch, precision="bf16": lookup(steps, "step_cpu_s", method=method, sigma_mode="known",
+                                                           patch_size=patch, precision=precision)
+    infer = f.csv(P, "timing", "inference_1thread.csv")
+    idle = f.csv("timing", "cpu_step_seconds.csv")
+    idle_step = {patch: lookup(idle, "s_per_step", paper=P, model="ssdn (known)", patch=patch) for patch in (64, 128)}
+    idle_per_hour = lookup(idle, "steps_per_hour", paper=P, model="ssdn (known)", patch=128)
+    cpu3k_minutes = 3000 * idle_step[64] / 60
+    sigma_traj = f.csv(P, "diagnostics", "global_sigma_patch32_3000steps.csv").set_index("iteration")["sigma_hat_255"]
+    protocol = protocol_effects(f.root)
+    training = protocol[protocol["effect"].isin(["training noise", "training precision"])]
+    return dict(
+        paper_known_ahead=span(paper_known_minus_unknown),
+        tie_verdict="a tie" if tie else "not a tie",
+        tie_margins=", ".join(f"{margin(v, 3)} on {names[d]}" for v, d in zip(unknown_minus_known, SETS_N2N)),
+        ci_span=span(ci, 1), paper_known_margins=listing(paper_known_minus_unknown),
+        tie_consequence=("The strict “≥” is therefore not resolved at this precision either way." if tie else
+                         "At this precision the order of the two is resolved."),
+        sigma_hat=f.run(run["ssdn_unknown_sigma"])["noise_std_255_on_validation"][-1],
+        mu_margins=listing(mu_margin), paper_mu_margins=listing(paper_mu_margin),
+        mu_margin_gap=max(abs(a - b) for a, b in zip(mu_margin, paper_mu_margin)),
+        short_kodak=span(short["kodak24"], signed=True), short_bsd=span(short["bsd300_test"], signed=True),
+        short_set14=span(short["set14"], signed=True),
+        blind_minutes=span([minutes[m] for m in ("ssdn", "ssdn_unknown_sigma", "ssdn_mu")], 0),
+        unet_minutes=span([minutes[m] for m in ("n2c", "n2n", "n2v")], 0),
+        unet_minutes_n2n=span([minutes[m] for m in ("n2c", "n2n")], 0),
+        gain_3k=listing(each(lambda d: ours("ssdn", d) - ours("ssdn", d, "cpu-3k")), 1),
+        overlap_gain=overlap.loc[8] - overlap.loc[0],
+        overlap_wider=overlap.loc[16] - overlap.loc[8],
+        known_gaps=listing(each(lambda d: -ours("ssdn", d, column="delta_db"))),
+        n2c_gaps=listing(each(lambda d: -ours("n2c", d, column="delta_db"))),
+        n2n_gaps=listing(each(lambda d: -ours("n2n", d, column="delta_db"))),
+        claims_spread=max(claims_spread),
+        behind_n2c=span(each(lambda d: ours("n2c", d) - ours("ssdn", d))),
+        behind_n2n=span(each(lambda d: ours("n2n", d) - ours("ssdn", d))),
+        cpu3k_order="slightly ahead of both" if min(ahead_3k) > 0 else "not ahead of both",
+        val_from=val_constant.iloc[0], val_to=val_constant.iloc[-1],
+        val_from_step=f"{val_constant.index[0]:,}", val_to_step=f"{val_constant.index[-1]:,}",
+        ramp_gain=val.iloc[-1] - val_constant.iloc[-1],
+        n2n_chapter_kodak=f.psnr("noise2noise", "n2n", "kodak24", "cpu"),
+        n2v_under_3k=span([ours(m, d, "cpu-3k") - ours("n2v", d, "cpu-3k") for m in ("n2n", "ssdn") for d in SETS_N2N], 1),
+        n2v_mu_3k=max(abs(ours("n2v", d, "cpu-3k") - ours("ssdn_mu", d, "cpu-3k")) for d in SETS_N2N),
+        n2v_cpu=listing(each(lambda d: ours("n2v", d))),
+        n2v_gain=span(each(lambda d: ours("n2v", d) - ours("n2v", d, "cpu-3k")), 1),
+        n2v_under=span([ours(m, d) - ours("n2v", d) for m in ("n2n", "ssdn") for d in SETS_N2N], 1),
+        gamma_bug=f.claim(P, "ssdn_gamma_bug", "kodak24"), readme_kodak=f.claim(P, "ssdn", "kodak24"),
+        sigma_start=sigma_traj.iloc[0], sigma_1500=sigma_traj.loc[1500], sigma_end=sigma_traj.iloc[-1],
+        step_ratio_64=step("ssdn", 64) / step("n2c", 64), step_ratio_128=step("ssdn", 128) / step("n2c", 128),
+        likelihood_share=span([100 * (step("ssdn", p) / step("ssdn_mu", p) - 1) for p in (64, 128)], 0),
+        infer_ratio=(lookup(infer, "cpu_s", model="ssdn_known", precision="fp32")
+                     / lookup(infer, "cpu_s", model="unet", precision="fp32")),
+        idle_step_64=idle_step[64], idle_step_128=idle_step[128], cpu3k_minutes=duration(cpu3k_minutes * 60),
+        cpu3k_share=f"{cpu3k_minutes / 60:.0%}", hour_steps_128=f"{round(idle_per_hour, -2):,.0f}",
+        known_train=duration(f.run(run["ssdn"])["train_wall_s"]),
+        known_eval=duration(f.run(run["ssdn"])["eval_wall_s"]),
+        unet_whole_kodak=f"{training['psnr_db'].mean():.0f}",
+    )
+
+
+def facts_noise2score(facts: Facts | None = None) -> dict:
+    from .experiments.noise2score_diagnosis import PUBLISHED_REIMPLEMENTATION as reimpl
+
+    f = facts or Facts()
+    P = "noise2score"
+    colour, gray = ("cbsd68", "kodak24"), ("set12", "bsd68")
+
+    def ours(dataset, method=P, budget="cpu", param="sigma=25", column="psnr_db"):
+        return f.psnr(P, method, dataset, budget, param, column)
+
+    run = {key: f"{P}/noise2score_{name}_cpu_seed0" for key, name in [
+        ("gray", "gaussian_sigma25_gray"), ("colour", "gaussian_sigma25_color"),
+        ("gray50", "gaussian_sigma50_gray"), ("colour50", "gaussian_sigma50_color"),
+        ("shared", "shared_unet_gaussian_sigma25_gray"), ("anneal", "official_anneal_gaussian_sigma25_gray")]}
+    val = {k: f.curve(r) for k, r in run.items()}
+    gray_step = f.seconds_per_step(run["gray"], 1000, 6000)
+    cost = [6000 * gray_step, f.run(run["colour"])["train_wall_s"]]
+    scale = f.csv(P, "diagnostics", "output_scale.csv").set_index("run")
+    scales = [c for c in scale.columns if c.startswith("psnr_c")]
+    best_c = {r: scale.loc[r, scales].astype(float).idxmax().removeprefix("psnr_c") for r in scale.index}
+    short = [r for r in scale.index if "cpu1500" in r]
+    gains = [scale.loc[r, f"psnr_c{best_c[r]}"] - scale.loc[r, "psnr_c1.0"] for r in short]
+    gray_short = [r for r in short if "gray" in r]
+    colour_short = [r for r in short if "color" in r]
+    method6000 = "noise2score_gaussian_sigma25_gray_cpu_seed0"
+    anneal6000 = "noise2score_official_anneal_gaussian_sigma25_gray_cpu_seed0"
+    anneal = {b: [ours(d, "noise2score_official_anneal", b) - ours(d, budget=b) for d in gray]
+              for b in ("cpu-1500", "cpu")}
+    shared_1500 = [ours(d, "noise2score_shared_unet", "cpu-1500") - ours(d, budget="cpu-1500") for d in gray]
+    shared_lead = val["shared"] - val["gray"]
+    sigma50 = {k: f.run(r.replace("noise2score_gaussian", "noise2score_unknown_sigma_gaussian"))["sigma_estimates"]
+               for k, r in run.items() if k in ("gray50", "colour50")}
+    gray50_idle = f.seconds_per_step(run["gray50"], 4000, 6000) * 6000
+    unknown_cost = ours("cbsd68", param="sigma=50") - ours("cbsd68", "noise2score_unknown_sigma", param="sigma=50")
+    unknown_same = [ours(d, "noise2score_unknown_sigma", param="sigma=50") - ours(d, param="sigma=50") for d in gray]
+    paper_unknown_gap = [f.claim(P, P, d, "sigma=50") - f.claim(P, "noise2score_unknown_sigma", d, "sigma=50")
+                         for d in gray]
+    out = dict(
+        reimpl=listing([reimpl[d] for d in ("cbsd68", "kodak24", "set12")]),
+        claimed=listing([f.claim(P, P, d) for d in ("cbsd68", "kodak24", "set12")]),
+        noisy_db=NOISY_DB_SIGMA25, relu_db=NOISY_DB_SIGMA25 + 10 * math.log10(2),
+        relu_png_cbsd68=ours("cbsd68", "noise2score_relu_png_input"),
+        relu_png_kodak=ours("kodak24", "noise2score_relu_png_input"),
+        relu_png_set12=ours("set12", "noise2score_relu_png_input"),
+        reimpl_cbsd68=reimpl["cbsd68"], reimpl_kodak=reimpl["kodak24"], reimpl_set12=reimpl["set12"],
+        method_scores=listing([ours(d) for d in ("cbsd68", "kodak24", "set12")]),
+        set12_1500=ours("set12", budget="cpu-1500"), set12_6000=ours("set12"),
+        bsd68_1500=ours("bsd68", budget="cpu-1500"), bsd68_6000=ours("bsd68"),
+        set12_claim=f.claim(P, P, "set12"), bsd68_claim=f.claim(P, P, "bsd68"),
+        gray_short_1500=span([-ours(d, budget="cpu-1500", column="delta_db") for d in gray], 1),
+        gray_short_6000=span([-ours(d, column="delta_db") for d in gray], 1),
+        gray_gain_first=val["gray"].loc[2000] - val["gray"].loc[1000],
+        gray_gain_second=val["gray"].loc[3000] - val["gray"].loc[2000],
+        gray_ramp=val["gray"].iloc[-1] - val["gray"].loc[3000], gray_val_end=val["gray"].iloc[-1],
+        cbsd68_1500=ours("cbsd68", budget="cpu-1500"), cbsd68_6000=ours("cbsd68"),
+        kodak_1500=ours("kodak24", budget="cpu-1500"), kodak_6000=ours("kodak24"),
+        colour_claims=listing([f.claim(P, P, d) for d in colour], sep=" and "),
+        colour_short=listing([-ours(d, column="delta_db") for d in colour], 1, sep=" and "),
+        colour_slower=("stay under the gray model's at every step" if all(
+            val["colour"].loc[s] < val["gray"].loc[s] for s in (1000, 2000, 3000, 4000))
+            else "are not below the gray model's at every step"),
+        cost_low=duration(min(cost)), cost_high=duration(max(cost)), gray_step=gray_step,
+        timing_step=lookup(f.csv("timing", "cpu_step_seconds.csv"), "s_per_step", paper=P, model="unet AR-DAE",
+                           channels=1),
+        colour_step=f.seconds_per_step(run["colour"], 500, 6000),
+        colour50_train=duration(f.run(run["colour50"])["train_wall_s"]),
+        best_c_short=" / ".join(sorted(set(best_c[r] for r in short))), scale_gain=span(gains),
+        best_c_long=best_c[method6000],
+        corr_gray_short=span([scale.loc[r, "correlation"] for r in gray_short]),
+        corr_gray_long=scale.loc[method6000, "correlation"],
+        corr_colour_short=listing([scale.loc[r, "correlation"] for r in colour_short]),
+        colour_gain=ours("cbsd68", budget="cpu-1500") - NOISY_DB_SIGMA25,
+        gray_gain=ours("set12", budget="cpu-1500") - NOISY_DB_SIGMA25,
+        bm3d_cbsd68=ours("cbsd68", "bm3d"), bm3d_set12=ours("set12", "bm3d"),
+        anneal_1500=margin(np.mean(anneal["cpu-1500"])), anneal_6000=margin(np.mean(anneal["cpu"])),
+        anneal_set12=ours("set12", "noise2score_official_anneal"), anneal_bsd68=ours("bsd68", "noise2score_official_anneal"),
+        anneal_scaled=scale.loc[anneal6000, "psnr_c1.1"],
+        method_best=scale.loc[method6000, f"psnr_c{best_c[method6000]}"],
+        corr_anneal=scale.loc[anneal6000, "correlation"], corr_method=scale.loc[method6000, "correlation"],
+        shared_1500=margin(np.mean(shared_1500)),
+        shared_lead_first=shared_lead.loc[1000], shared_lead_last=shared_lead.dropna().iloc[-1],
+        shared_lead_last_step=f"{shared_lead.dropna().index[-1]:,}",
+    )
+    out.update(
+        c50=ours("cbsd68", param="sigma=50"), c50_claim=f.claim(P, P, "cbsd68", "sigma=50"),
+        c50_short=-ours("cbsd68", param="sigma=50", column="delta_db"), c25_short=-ours("cbsd68", column="delta_db"),
+        c50_sigma_mean=sigma50["colour50"]["mean"], c50_sigma_range=f"{sigma50['colour50']['min']:.0f}–"
+                                                                    f"{sigma50['colour50']['max']:.0f}",
+        c50_sigma_n=sigma50["colour50"]["n"], c50_unknown_cost=unknown_cost,
+        c50_train=duration(f.run(run["colour50"])["train_wall_s"]),
+        c50_step=f.run(run["colour50"])["train_wall_s"] / f.run(run["colour50"])["iterations"],
+        s50=ours("set12", param="sigma=50"), s50_claim=f.claim(P, P, "set12", "sigma=50"),
+        s50_short=ours("set12", param="sigma=50", column="delta_db"), s25_short=ours("set12", column="delta_db"),
+        b50=ours("bsd68", param="sigma=50"), b50_claim=f.claim(P, P, "bsd68", "sigma=50"),
+        b50_short=ours("bsd68", param="sigma=50", column="delta_db"), b25_short=ours("bsd68", column="delta_db"),
+        g50_sigma_mean=sigma50["gray50"]["mean"], g50_sigma_range=f"{sigma50['gray50']['min']:.0f}–"
+                                                                  f"{sigma50['gray50']['max']:.0f}",
+        g50_sigma_n=sigma50["gray50"]["n"],
+        g50_unknown_same=("scores the same" if max(abs(v) for v in unknown_same) < 0.05 else
+                          f"scores {span(unknown_same, signed=True)} dB against σ known"),
+        paper_unknown_gap=span(paper_unknown_gap, 1),
+        g50_unknown_gaps=listing([ours(d, "noise2score_unknown_sigma", param="sigma=50", column="delta_db")
+                                  for d in gray], 1, sep=" and ", signed=True),
+        g50_train=duration(f.run(run["gray50"])["train_wall_s"]), g50_idle=duration(gray50_idle),
+        further_at_50=("further below the claim at σ = 50 than at σ = 25" if all(
+            ours(d, param="sigma=50", column="delta_db") < ours(d, column="delta_db") for d in ("cbsd68", "set12", "bsd68"))
+            else "not further below the claim at σ = 50 than at σ = 25 on every set"),
+    )
+    return out
+
+
+def validation_runs_noise2score() -> dict:
+    """The runs whose validation curves the Noise2Score chapter tabulates: {label: run}."""
+    return {"gray, σ = 25 (four Set12 crops)": "noise2score/noise2score_gaussian_sigma25_gray_cpu_seed0",
+            "gray, official weight-shared U-Net": "noise2score/noise2score_shared_unet_gaussian_sigma25_gray_cpu_seed0",
+            "colour, σ = 25 (four CBSD68 crops)": "noise2score/noise2score_gaussian_sigma25_color_cpu_seed0",
+            "gray, σ = 50": "noise2score/noise2score_gaussian_sigma50_gray_cpu_seed0",
+            "colour, σ = 50": "noise2score/noise2score_gaussian_sigma50_color_cpu_seed0"}
+
+
+def facts_zs_n2n(facts: Facts | None = None) -> dict:
+    f = facts or Facts()
+    P = "zs_n2n"
+    from .experiments import zs_n2n as experiments
+    crops = f.csv(P, "crops256_sigma25_kodak24", "per_crop.csv", dtype={"image": str}).drop_duplicates(["image", "path"])
+    paths = experiments.compare_paths(crops)
+    fits = pd.concat(pd.read_csv(p) for p in sorted((f.root / P).glob("sigma25_*/per_image.csv")))
+    minutes = fits.groupby("dataset")["seconds"].mean() / 60
+    return dict(
+        kodak=f.psnr(P, "zs-n2n", "kodak24"), mcmaster=f.psnr(P, "zs-n2n", "mcmaster18"),
+        kodak_n=int(f.psnr(P, "zs-n2n", "kodak24", column="n_images")),
+        mcmaster_n=int(f.psnr(P, "zs-n2n", "mcmaster18", column="n_images")),
+        fit_minutes=span(minutes, 0), fit_minutes_min=fits["seconds"].min() / 60,
+        kodak_fit=duration(fits[fits["dataset"] == "kodak24"]["seconds"].mean()),
+        cpu_speedup=paths["speedup_cpu"].mean(), path_gap=paths["delta_db"].abs().max(),
+        path_bar=0.05, path_verdict=("met" if paths["delta_db"].abs().max() <= 0.05 and paths["speedup_cpu"].min() >= 2
+                                     else "not met"),
+        colab_crop=31.17,  # printed by the authors' Colab notebook for one unnamed crop (context, not a claim)
+    )
+
+
+def facts_reproduce(facts: Facts | None = None) -> dict:
+    f = facts or Facts()
+    idle = f.csv("timing", "cpu_step_seconds.csv")
+    n2s_gray = "noise2score/noise2score_gaussian_sigma25_gray_cpu_seed0"
+    # each run's stretch on 2 threads with the machine otherwise idle (the note in its run.json)
+    idle_stretch = {"ssdn_known": (3000, 15000), "ssdn_global": (9000, 15000), "ssdn_mu": (1500, 15000)}
+    ssdn_steps = [f.seconds_per_step(f"ssdn/{r}_sigma25_cpu_seed0", *steps) for r, steps in idle_stretch.items()]
+    n2s = facts_noise2score(f)
+    return dict(
+        n2s_longest=duration(6000 * f.seconds_per_step(n2s_gray, 1000, 6000)),
+        n2s_gray_step=n2s["gray_step"], n2s_table_step=n2s["timing_step"],
+        ssdn_steps=span(ssdn_steps), ssdn_table_step=lookup(idle, "s_per_step", paper="ssdn", model="ssdn (known)",
+                                                             patch=64),
+    )
+
+
+def facts_protocol(facts: Facts | None = None) -> dict:
+    f = facts or Facts()
+    return dict(gamma_bug=f.claim("ssdn", "ssdn_gamma_bug", "kodak24"), kodak_readme=f.claim("ssdn", "ssdn", "kodak24"))
+
+
+def facts_intro(facts: Facts | None = None) -> dict:
+    """The introduction's take-aways: a few numbers of each chapter, prefixed by the chapter's name."""
+    f = facts or Facts()
+    out, chapters = {}, {}
+    for prefix, chapter in (("n2n", facts_noise2noise), ("ssdn", facts_ssdn), ("n2s", facts_noise2score),
+                            ("zs", facts_zs_n2n)):
+        chapters[prefix] = chapter(f)
+        out.update({f"{prefix}_{k}": v for k, v in chapters[prefix].items()})
+    P = "ssdn"
+    known_unknown = [f.psnr(P, "ssdn", d) - f.psnr(P, "ssdn_unknown_sigma", d) for d in SETS_N2N]
+    mu_under = [f.psnr(P, m, d) - f.psnr(P, "ssdn_mu", d) for m in ("ssdn", "ssdn_unknown_sigma") for d in SETS_N2N]
+    behind = [f.psnr(P, m, d) - f.psnr(P, "ssdn", d) for m in ("n2c", "n2n") for d in SETS_N2N]
+    ssdn = chapters["ssdn"]
+    out.update(
+        ssdn_known_unknown=max(abs(v) for v in known_unknown), ssdn_mu_under=span(mu_under, 1),
+        ssdn_behind=span(behind), ssdn_kodak_gap=-f.psnr(P, "ssdn", "kodak24", column="delta_db"),
+        ssdn_bsd_gap=-f.psnr(P, "ssdn", "bsd300_test", column="delta_db"), ssdn_mu_paper_gap=ssdn["mu_margin_gap"],
+        n2s_set12_gap=-f.psnr("noise2score", "noise2score", "set12", column="delta_db"),
+        n2s_bsd68_gap=-f.psnr("noise2score", "noise2score", "bsd68", column="delta_db"),
+    )
+    return out
+
+
 # ------------------------------------------------------------------------------------------- formatting
 def styled(df: pd.DataFrame, decimals: int = 2, caption: str | None = None, css_class: str | None = None):
     """A pandas Styler: numbers with ``decimals`` decimals, Δ signed, no index, readable headers."""
@@ -401,6 +902,10 @@ def styled(df: pd.DataFrame, decimals: int = 2, caption: str | None = None, css_
     floats = [c for c in view.columns if pd.api.types.is_float_dtype(view[c])]
     fmt = {c: (f"{{:+.{decimals}f}}" if c == LABELS["delta_db"] else f"{{:.{decimals}f}}") for c in floats}
     style = view.style.format(fmt, na_rep="–").hide(axis="index")
+    numeric = [c for c in view.columns if pd.api.types.is_numeric_dtype(view[c])]
+    if numeric:  # a number never breaks across lines; long names may (book/_css/repro.css)
+        style = style.set_table_styles({c: [{"selector": "td", "props": "white-space: nowrap"}] for c in numeric},
+                                       overwrite=False)
     if caption:
         style = style.set_caption(caption)
     if css_class:
@@ -424,6 +929,28 @@ def summary_view(results_dir=None) -> pd.DataFrame:
     return full[[c for c in SUMMARY_VIEW if c in full.columns]]
 
 
+def summary_overview(results_dir=None) -> pd.DataFrame:
+    """One line per paper of :func:`summary_table`: how many rows, how many stand beside a claim, the range
+    of Δ, the budgets and the device hours of the runs behind them.
+
+    >>> import tempfile
+    >>> summary_overview(tempfile.mkdtemp()).columns.tolist()
+    ['paper', 'rows', 'with a claim', 'Δ from (dB)', 'Δ to (dB)', 'budgets', 'hours']
+    """
+    cols = ["paper", "rows", "with a claim", "Δ from (dB)", "Δ to (dB)", "budgets", "hours"]
+    full = summary_table(results_dir)
+    if full.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for paper, group in full.groupby("paper", sort=False):
+        runs_ = group.drop_duplicates("run")
+        rows.append({"paper": paper, "rows": len(group), "with a claim": int(group["claim_psnr_db"].notna().sum()),
+                     "Δ from (dB)": group["delta_db"].min(), "Δ to (dB)": group["delta_db"].max(),
+                     "budgets": ", ".join(sorted(group["budget"].astype(str).unique(), key=budgets.rank)),
+                     "hours": float(runs_["hours"].fillna(0).sum())})
+    return pd.DataFrame(rows, columns=cols)
+
+
 def paper_status(paper: str, results_dir=None) -> str:
     """One sentence on what is committed for ``paper``."""
     facts = runs_table(paper, results_dir)
@@ -435,9 +962,15 @@ def paper_status(paper: str, results_dir=None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- figures
+def save_figure(fig: Figure, path, dpi: int = 100) -> None:
+    """Save a figure with its bounding box fitted to everything drawn (``bbox_inches="tight"``), so that no
+    title, label or legend is cut at the edge. ``path`` is a file name or a binary file object (PNG)."""
+    fig.savefig(path, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.05)
+
+
 def _figure_png(fig: Figure) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    save_figure(fig, buffer)
     return buffer.getvalue()
 
 
@@ -519,7 +1052,9 @@ def crops_figure(panels: dict, clean, flavour: str = "uint8", panel_size: float 
     from .metrics import psnr
 
     panels = {**panels, "clean": clean}
-    fig = Figure(figsize=(panel_size * len(panels), panel_size + 0.4), layout="constrained")
+    # "compressed", not "constrained": with square images the constrained layout let the two-line titles
+    # run ~2 px over the top edge when saved without a tight bounding box (the committed comparison PNGs).
+    fig = Figure(figsize=(panel_size * len(panels), panel_size + 0.4), layout="compressed")
     for ax, (title, img) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels.items()):
         pixels = img[0].clamp(0, 1).permute(1, 2, 0).squeeze(-1).numpy()
         ax.imshow(pixels, cmap="gray" if pixels.ndim == 2 else None, vmin=0, vmax=1)
@@ -536,16 +1071,83 @@ def figure_paths(paper: str, pattern: str = "*.png", results_dir=None) -> list[P
 
 
 def show_figures(paper: str, pattern: str = "*.png", results_dir=None) -> list[Path]:
-    """Display every PNG matching ``pattern`` in ``paper``'s run folders, each under its run and file name."""
+    """Display every PNG matching ``pattern`` in ``paper``'s run folders, each under its run and file name;
+    nothing when there is none (a reader sees no placeholder). :func:`figure_grid` shows them as one figure."""
     from IPython.display import Image, Markdown, display
 
     paths = figure_paths(paper, pattern, results_dir)
-    if not paths:
-        display(Markdown(f"No figure saved yet in the run folders of {paper} (`results/{paper}/*/{pattern}`)."))
     for path in paths:
         display(Markdown(f"**{path.parent.name}** / `{path.name}`"))
         display(Image(filename=str(path)))
     return paths
+
+
+def _run_label(folder: Path) -> str:
+    try:
+        info = json.loads((folder / "run.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return folder.name
+    steps = info.get("iterations") or 0
+    return (f"{info.get('method', '?')}, budget {info.get('budget', '?')}"
+            + (f" ({steps:,} steps)" if steps else "") + f": {folder.name}")
+
+
+def figure_grid(paths, labels=None, width: float = 10.5, dpi: int = 100):
+    """Several saved PNGs (e.g. the same comparison from each run) as one figure, one row each under its
+    label (by default the run's method, budget and folder, from its ``run.json``); ``None`` when there
+    is none, so that nothing is displayed."""
+    from PIL import Image as PILImage
+
+    paths = [Path(p) for p in paths]
+    if not paths:
+        return None
+    labels = labels or [_run_label(p.parent) for p in paths]
+    images = []
+    for path in paths:
+        with PILImage.open(path) as image:
+            images.append(np.asarray(image.convert("RGB")))
+    heights = [width * im.shape[0] / im.shape[1] + 0.3 for im in images]  # inches, with room for the label
+    fig = Figure(figsize=(width, sum(heights)), layout="constrained", dpi=dpi)
+    for ax, image, label in zip(fig.subplots(len(images), 1, squeeze=False,
+                                             gridspec_kw={"height_ratios": heights})[:, 0], images, labels):
+        ax.imshow(image, interpolation="antialiased")
+        ax.set_title(label, fontsize=10, loc="left")
+        ax.axis("off")
+    return fig
+
+
+def folded(summary: str, content) -> "object":
+    """``content`` (a table from :func:`table`/:func:`styled`, a DataFrame, HTML or Markdown text) under a
+    closed ``<details>`` whose line reads ``summary``: detail a reader opens when wanted."""
+    from IPython.display import HTML
+
+    if hasattr(content, "to_html"):
+        body = content.to_html()
+    elif hasattr(content, "_repr_html_") and content._repr_html_() is not None:
+        body = content._repr_html_()
+    elif hasattr(content, "data"):  # IPython Markdown/HTML
+        body = content.data
+    else:
+        body = str(content)
+    return HTML(_collapsed(summary, body))
+
+
+RUNS_VIEW = ["run", "method", "budget", "status", "iterations", "train_hours", "eval_hours", "device_name", "started"]
+
+
+def runs_folded(paper: str, results_dir=None):
+    """The run folders of ``paper`` (:func:`runs_table`, the columns a reader needs) under one closed line."""
+    facts = runs_table(paper, results_dir)
+    if facts.empty:
+        from IPython.display import Markdown
+
+        return Markdown(no_run_sentence(paper))
+    view = facts[RUNS_VIEW].copy()
+    view["run"] = view["run"].str.split("/", n=1).str[-1]
+    view["started"] = view["started"].astype(str).str[:10]
+    hours = facts["train_hours"].fillna(0).sum() + facts["eval_hours"].fillna(0).sum()
+    return folded(f"The {len(view)} run folders under results/{paper}/ ({hours:.1f} hours of training and "
+                  "evaluation in all): budget, status, hours, machine", styled(view))
 
 
 # ------------------------------------------------------------------------------------- the intro figure

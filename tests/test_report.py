@@ -192,3 +192,118 @@ def test_the_headline_table_gives_each_paper_its_main_claim_and_comparison(resul
     ssdn = table.loc["ssdn, gaussian sigma=25, kodak24"]
     assert pd.isna(ssdn.psnr_db) and ssdn.comparison == ""  # nothing run for SSDN in this folder
     assert len(report.gap_vs_compute_figure(results).axes[0].collections) == 1  # Noise2Noise's one claimed row
+
+
+# ------------------------------------------------------------------ figures: nothing cut at the edges
+def _cut_at_the_edge(fig: Figure) -> list[str]:
+    """Titles (axes and figure) drawn partly outside the canvas when saved *without* a tight bounding box."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    titles = [t for ax in fig.axes for t in (ax.title, ax._left_title, ax._right_title)]
+    titles += [fig._suptitle] if fig._suptitle is not None else []
+    cut = []
+    for text in titles:
+        if not text.get_text() or not text.get_visible():
+            continue
+        box = text.get_window_extent(renderer)
+        if box.x0 < -0.5 or box.y0 < -0.5 or box.x1 > width + 0.5 or box.y1 > height + 0.5:
+            cut.append(text.get_text())
+    return cut
+
+
+def test_figures_are_saved_with_a_tight_bounding_box(monkeypatch, tmp_path):
+    seen = {}
+    original = Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        seen.update(kwargs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", spy)
+    fig = Figure(figsize=(2, 1))
+    fig.subplots().set_title("a title placed above the canvas", y=1.6)
+    report.save_figure(fig, tmp_path / "f.png")
+    assert seen["bbox_inches"] == "tight"
+    from PIL import Image
+
+    with Image.open(tmp_path / "f.png") as image:
+        assert image.size[1] > 100  # the canvas grew to hold the title, instead of cutting it
+    assert report._figure_png(fig)[:4] == b"\x89PNG" and seen["bbox_inches"] == "tight"
+
+
+def test_the_crops_titles_fit_the_canvas_even_saved_without_a_tight_box():
+    import torch
+
+    clean = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    for n in (2, 3, 4):
+        panels = {f"method {i}": (clean * (0.9 + 0.02 * i)).clamp(0, 1) for i in range(n)}
+        assert _cut_at_the_edge(report.crops_figure(panels, clean)) == []
+
+
+def test_the_figure_grid_stacks_one_labelled_row_per_image(results, tmp_path):
+    assert report.figure_grid([]) is None  # nothing displayed, no placeholder sentence
+    paths = []
+    for i, size in enumerate([(300, 80), (200, 60)]):
+        fig = Figure(figsize=(size[0] / 100, size[1] / 100))
+        fig.subplots().imshow(np.full((4, 4), i))
+        paths.append(tmp_path / f"crops{i}.png")
+        fig.savefig(paths[-1])
+    grid = report.figure_grid(paths, labels=["first run", "second run"])
+    assert [ax.get_title(loc="left") for ax in grid.axes] == ["first run", "second run"]
+    assert _cut_at_the_edge(grid) == []
+    one = report.figure_grid(report.figure_paths("noise2noise", results_dir=results))
+    assert one.axes[0].get_title(loc="left") == "n2n, budget smoke (20 steps): n2n_smoke"
+
+
+def test_the_report_figures_keep_their_titles_inside(results):
+    for fig in (report.plot_curves("noise2noise", results), report.gap_vs_compute_figure(results)):
+        assert _cut_at_the_edge(fig) == []
+
+
+# ------------------------------------------------------------------ folded detail and the summary overview
+def test_folded_detail_and_the_runs_line(results):
+    html = report.runs_folded("noise2noise", results).data
+    assert html.startswith("<details><summary>The 2 run folders under results/noise2noise/")
+    assert "n2n_smoke" in html and "noise2noise/n2n_smoke" not in html  # the folder name, not the full path
+    assert report.folded("more", "<p>x</p>").data == "<details><summary>more</summary>\n<p>x</p>\n</details>"
+    assert "No committed run yet for ssdn." in report.runs_folded("ssdn", results).data
+
+
+def test_the_summary_overview_has_one_line_per_paper(results):
+    overview = report.summary_overview(results).set_index("paper")
+    assert overview.loc["noise2noise", "rows"] == 3 and overview.loc["noise2noise", "with a claim"] == 2
+    assert overview.loc["noise2noise", "Δ from (dB)"] == pytest.approx(32.0 - 32.39)
+
+
+def test_facts_look_up_one_row_and_fail_on_none(results):
+    facts = report.Facts(results)
+    assert facts.psnr("noise2noise", "n2n", "kodak24", "smoke") == pytest.approx(32.0)
+    assert facts.psnr("noise2noise", "n2n", "kodak24", "smoke", column="claim_psnr_db") == pytest.approx(32.39)
+    assert facts.claim("noise2noise", "n2n", "kodak24", table="Table 1") == pytest.approx(32.48)
+    assert facts.claim("noise2noise", "n2n", "kodak24") == pytest.approx(32.39)  # the README, priority 0
+    assert facts.curve("noise2noise/n2n_smoke").to_dict() == {20: 28.5}
+    with pytest.raises(KeyError, match="no row of the summary"):
+        facts.psnr("noise2noise", "n2c", "kodak24", "smoke")
+    with pytest.raises(KeyError, match="no run folder"):
+        facts.run("noise2noise/missing")
+
+
+FACTS = ["facts_noise2noise", "facts_ssdn", "facts_noise2score", "facts_zs_n2n", "facts_reproduce",
+         "facts_protocol", "facts_intro"]
+
+
+@pytest.mark.parametrize("name", FACTS)
+def test_every_chapter_fact_is_computed_from_the_committed_results(name):
+    """What each chapter pastes into its prose: every value a finite number or a non-empty phrase."""
+    values = getattr(report, name)()
+    assert values
+    for key, value in values.items():
+        value = report._plain(value)
+        if isinstance(value, str):
+            assert value.strip() and "nan" not in value, f"{key} = {value!r}"
+        else:
+            assert isinstance(value, (int, float)) and np.isfinite(value), f"{key} = {value!r}"
