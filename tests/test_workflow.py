@@ -44,7 +44,9 @@ def snakemake(*args) -> subprocess.CompletedProcess:
 
 
 def job_counts(output: str) -> dict:
-    """The 'Job stats' table of a (dry) run: rule -> count."""
+    """The 'Job stats' table of a (dry) run: rule -> count (none when there is nothing to be done)."""
+    if "Job stats:" not in output:
+        return {}
     table = output.split("Job stats:", 1)[1]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m.group(1) != "total"}
 
