@@ -54,10 +54,10 @@ LABELS = {
     "table": "claim from", "sigma_known": "parameter known", "best_claim": "best claim for key",
     "claims": "verified claims", "reproduced": "reproduced", "budgets": "budgets",
 }
-# What the Summary chapter shows of each row: the columns that fit the text column at 1400 px (the protocol
-# is the paper's, the run folder and the claim's table are in results/summary.csv and the chapter's source
-# table).
-SUMMARY_VIEW = ["paper", "method", "noise", "param", "dataset", "budget", "claim_psnr_db", "psnr_db", "delta_db",
+# What the Summary chapter shows of each row: the columns that fit the text column at 1400 px. The noise
+# parameter names its noise (sigma= Gaussian, lam= Poisson, k= Gamma, p= Bernoulli); the protocol is the
+# paper's; the noise, run folder and claim's table are in results/summary.csv and the chapter's source table.
+SUMMARY_VIEW = ["paper", "method", "param", "dataset", "budget", "claim_psnr_db", "psnr_db", "delta_db",
                 "ci95_db", "n_images", "device", "hours", "complete"]
 
 
@@ -665,6 +665,7 @@ def facts_ssdn(facts: Facts | None = None) -> dict:
     return dict(
         paper_known_ahead=span(paper_known_minus_unknown),
         tie_verdict="a tie" if tie else "not a tie",
+        tie_inside="inside" if tie else "not all inside",
         tie_margins=", ".join(f"{margin(v, 3)} on {names[d]}" for v, d in zip(unknown_minus_known, SETS_N2N)),
         ci_span=span(ci, 1), paper_known_margins=listing(paper_known_minus_unknown),
         tie_consequence=("The strict “≥” is therefore not resolved at this precision either way." if tie else
@@ -898,9 +899,14 @@ def facts_intro(facts: Facts | None = None) -> dict:
 # ------------------------------------------------------------------------------------------- formatting
 def styled(df: pd.DataFrame, decimals: int = 2, caption: str | None = None, css_class: str | None = None):
     """A pandas Styler: numbers with ``decimals`` decimals, Δ signed, no index, readable headers."""
-    view = df.rename(columns={c: LABELS.get(c, c) for c in df.columns})
+    # Headers: the book's labels, and a line-break opportunity after each "_" of the others (a wide table of
+    # raw column names then fits the text column).
+    view = df.rename(columns={c: LABELS.get(c, _breakable(c, 8)) for c in df.columns})
     floats = [c for c in view.columns if pd.api.types.is_float_dtype(view[c])]
     fmt = {c: (f"{{:+.{decimals}f}}" if c == LABELS["delta_db"] else f"{{:.{decimals}f}}") for c in floats}
+    for c in view.columns:  # long identifiers (run folders, method variants) may break after "_" or "/"
+        if (view[c].dtype == object or pd.api.types.is_string_dtype(view[c])) and c not in fmt:
+            fmt[c] = _breakable
     style = view.style.format(fmt, na_rep="–").hide(axis="index")
     numeric = [c for c in view.columns if pd.api.types.is_numeric_dtype(view[c])]
     if numeric:  # a number never breaks across lines; long names may (book/_css/repro.css)
@@ -911,6 +917,21 @@ def styled(df: pd.DataFrame, decimals: int = 2, caption: str | None = None, css_
     if css_class:
         style = style.set_table_attributes(f'class="{css_class}"')
     return style
+
+
+def _breakable(value, longer_than: int = 16) -> str:
+    """A long identifier with a line-break opportunity (a zero-width space) after each "_" and "/", so that
+    a table of run folders fits the text column without breaking words anywhere.
+
+    >>> _breakable("noise2score_gaussian_sigma25") == "noise2score_\u200bgaussian_\u200bsigma25"
+    True
+    >>> _breakable("n2n_smoke"), _breakable(3)
+    ('n2n_smoke', '3')
+    """
+    text = str(value)
+    if len(text) <= longer_than or " " in text:
+        return text
+    return text.replace("_", "_\u200b").replace("/", "/\u200b")
 
 
 def table(df: pd.DataFrame, empty: str | None = None, decimals: int = 2, caption: str | None = None,

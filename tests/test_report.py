@@ -307,3 +307,12 @@ def test_every_chapter_fact_is_computed_from_the_committed_results(name):
             assert value.strip() and "nan" not in value, f"{key} = {value!r}"
         else:
             assert isinstance(value, (int, float)) and np.isfinite(value), f"{key} = {value!r}"
+
+
+def test_long_identifiers_and_raw_headers_may_break_but_numbers_do_not():
+    frame = pd.DataFrame({"run": ["noise2score/noise2score_gaussian_sigma25_gray_cpu_seed0"],
+                          "max_abs_weight_diff": [0.5], "psnr_db": [31.25]})
+    html = report.styled(frame).to_html()
+    assert "noise2score/\u200bnoise2score_\u200bgaussian_\u200b" in html  # breaks after "/" and "_"
+    assert "max_\u200babs_\u200bweight_\u200bdiff" in html and "reproduced (dB)" in html
+    assert "white-space: nowrap" in html and "31.25" in html
