@@ -10,7 +10,7 @@ MATHJAX := book/_mathjax/tex-chtml.js
 # otherwise (a mirror that is named but missing is an error, so an absent one is left unnamed).
 export REPRO_DATA_MIRROR ?= $(if $(wildcard ../shared/datasets),$(abspath ../shared/datasets))
 
-.PHONY: install book test notebooks summary browser clean
+.PHONY: install book test notebooks summary browser screenshots clean
 install: $(STAMP)
 
 $(STAMP): pyproject.toml requirements-cpu.txt
@@ -39,6 +39,12 @@ book: $(STAMP) $(MATHJAX)
 	$(BIN)/python -m repro.cli summary
 	$(BIN)/jupyter-book build book --all --quiet
 	@echo "Book built: book/_build/html/index.html"
+
+# PNGs of what a reader sees (intro, the Noise2Noise chapter, the summary; first screen at 1400x900 and the
+# whole page at half scale), committed under book/_static/screenshots/. Builds the book first.
+screenshots: $(STAMP) $(MATHJAX) browser
+	$(BIN)/jupyter-book build book --all --quiet
+	$(BIN)/python tests/test_book.py screenshots book/_static/screenshots
 
 test: $(STAMP) $(MATHJAX) browser
 	$(BIN)/python -m pytest -q
