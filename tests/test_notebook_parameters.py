@@ -49,10 +49,21 @@ def test_a_parameter_papermill_injected_that_the_notebook_does_not_declare_is_re
     check_parameters(ns)
 
 
-def test_expected_time_comes_from_the_committed_run_folders():
-    n2n = runs.Run(ROOT / "results" / "noise2noise" / "n2n_gaussian_cpu_seed0").info
-    seconds = expected_seconds("noise2noise", "cpu", "cpu", iterations=n2n["iterations"], methods=("n2n",))
-    assert seconds == pytest.approx(n2n["train_wall_s"] + n2n["eval_wall_s"])
+def test_expected_time_comes_from_the_committed_run_folders(tmp_path):
+    committed = ROOT / "results" / "noise2noise"
+    names = ("n2n_gaussian_cpu_seed0", "n2n_poisson_cpu_seed0")
+    for name in names:  # the real run records, in a results folder of their own so later runs do not move the median
+        (tmp_path / "noise2noise" / name).mkdir(parents=True)
+        shutil.copy(committed / name / "run.json", tmp_path / "noise2noise" / name / "run.json")
+    infos = [runs.Run(tmp_path / "noise2noise" / name).info for name in names]
+    one, two = (info["train_wall_s"] + info["eval_wall_s"] for info in infos)
+    seconds = expected_seconds("noise2noise", "cpu", "cpu", iterations=infos[0]["iterations"], methods=("n2n",),
+                               results_dir=tmp_path)
+    assert seconds == pytest.approx((one + two) / 2)  # the median of two complete runs of the same length
+    half = expected_seconds("noise2noise", "cpu", "cpu", iterations=infos[0]["iterations"] // 2, methods=("n2n",),
+                            results_dir=tmp_path)
+    assert half == pytest.approx(sum(i["train_wall_s"] / 2 + i["eval_wall_s"] for i in infos) / 2)
+    assert expected_seconds("noise2noise", "cpu", "cpu", methods=("n2c",), results_dir=tmp_path) is None
     assert expected_seconds("noise2noise", "paper", "cpu") is None  # no committed paper run: say so, never guess
     line = announce("noise2noise", "cpu", torch.device("cpu"), "results", "N2N", iterations=30_000, methods=("n2n",))
     assert line.startswith("Will run N2N: budget cpu, 30000 iterations; expected time ~") and " h on cpu" in line
