@@ -46,8 +46,10 @@ screenshots: $(STAMP) $(MATHJAX) browser
 	$(BIN)/jupyter-book build book --all --quiet
 	$(BIN)/python tests/test_book.py screenshots book/_static/screenshots
 
+# Two workers, a test file each at a time (a file's fixtures, such as the book build, stay in one process);
+# each worker and its notebook kernels use one thread (tests/conftest.py), so the two cores both work.
 test: $(STAMP) $(MATHJAX) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 clean:
 	rm -rf book/_build build
