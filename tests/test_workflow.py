@@ -4,6 +4,7 @@ The smoke grid has three runs of three papers (Noise2Noise, SSDN, Zero-Shot Nois
 written into a temporary results folder; each run is its paper's notebook executed by papermill, kept as
 the run's log. A second invocation finds nothing to do.
 """
+import ast
 import csv
 import json
 import os
@@ -56,25 +57,78 @@ def grid(budget: str) -> list[dict]:
         return [row for row in csv.DictReader(handle) if row["budget"] == budget]
 
 
+NOISE_KEY = {"gaussian": "sigma", "poisson": "lam", "gamma": "k", "bernoulli": "p"}  # noise -> its notebook parameter
+
+
+def notebook_parameters(row: dict) -> dict:
+    """The values the row's notebook runs with: its declared defaults overridden by the row's parameters."""
+    import papermill
+    from papermill.cli import _resolve_type  # how papermill's -p turns text into a value
+
+    declared = papermill.inspect_notebook(str(ROOT / "notebooks" / f"{row['paper']}.ipynb"))
+    values = {key: ast.literal_eval(spec["default"]) for key, spec in declared.items()}
+    given = dict(item.split("=", 1) for item in row["notebook_params"].split())
+    unknown = set(given) - set(declared)
+    assert not unknown, f"{row['run']}: notebooks/{row['paper']}.ipynb has no parameter {sorted(unknown)}"
+    for key, text in given.items():  # as papermill -p / -r would pass them
+        values[key] = text if declared[key]["inferred_type_name"] == "str" else _resolve_type(text)
+    return values
+
+
+def recipe_run(row: dict, values: dict) -> tuple[str, str] | None:
+    """(run folder, method) the paper's recipe writes for these notebook values; None where the recipe names
+    its folders itself from more than the row says (ZS-N2N, from-scratch N2N)."""
+    from repro.experiments import neighbor2neighbor, noise2noise, ssdn
+    from repro.methods import noise2score
+
+    budget, seed = row["budget"], int(row["seed"])
+    if row["paper"] == "noise2noise":
+        name, method = noise2noise.run_name(values["method"], values["noise"], budget, seed), values["method"]
+    elif row["paper"] == "neighbor2neighbor":
+        name = neighbor2neighbor.run_name("neighbor2neighbor", values["noise"], budget, seed)
+        method = "neighbor2neighbor"
+    elif row["paper"] == "noise2score":
+        setting = noise2score.Setting(values["noise"], values[NOISE_KEY[values["noise"]]], values["channels"])
+        name, method = setting.run_name("noise2score", budget, seed), "noise2score"
+    elif row["paper"] == "ssdn":
+        setting = ssdn.Setting(values["method"], values["sigma_mode"], values["train_sigma"], values["sigma"])
+        name, method = setting.run_name(budget, seed), setting.run_method
+    else:
+        return None
+    return f"{row['paper']}/{name}", method
+
+
 def test_the_grid_is_well_formed():
+    """Every row runs as declared: its notebook has its parameters, the recipe writes the folder it names with
+    the method and noise it names, no folder is named twice, and a folder already there holds that run."""
+    from repro import noise as noises
+
     with GRID.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == COLUMNS
     for budget in ("cpu", "paper"):
         runs = [row["run"] for row in rows if row["budget"] == budget]
         assert len(runs) == len(set(runs)), f"a run folder appears twice at budget {budget}"
+        assert {row["paper"] for row in rows if row["budget"] == budget} == {row["paper"] for row in grid("cpu")}
+    named = 0
     for row in rows:
         assert row["run"].split("/")[0] == row["paper"] and (ROOT / "notebooks" / f"{row['paper']}.ipynb").exists()
-    # where a cpu run folder exists, it holds the run its row declares (the grid names real folders)
-    checked = 0
-    for row in grid("cpu"):
+        values = notebook_parameters(row)
+        assert values.get("noise", "gaussian") == row["noise"], row["run"]
+        assert noises.make(row["noise"], values[NOISE_KEY[row["noise"]]]).label == row["param"], row["run"]
+        expected = recipe_run(row, values)
+        if expected is not None:
+            assert expected == (row["run"], row["method"]), row["run"]
+            named += 1
+    assert named >= len(rows) // 2  # most rows are checked against their recipe's naming
+    # where a run folder exists, it holds the run its row declares (a row may still be waiting for its run)
+    for row in rows:
         path = ROOT / "results" / row["run"] / "run.json"
         if path.exists():
             info = json.loads(path.read_text())
-            assert [info["paper"], info["method"], info["noise"], info["param"], info["budget"], str(info["seed"])] \
-                == [row[c] for c in ("paper", "method", "noise", "param", "budget", "seed")], row["run"]
-            checked += 1
-    assert checked >= len(grid("cpu")) - 1, "the cpu grid should name the committed cpu runs"
+            recorded = [info["paper"], info["method"], info["noise"], info["param"], str(info["seed"])]
+            assert recorded == [row[c] for c in ("paper", "method", "noise", "param", "seed")], row["run"]
+            assert info["budget"] == row["budget"] or row["paper"] == "zs_n2n", row["run"]  # ZS-N2N trains nothing
 
 
 def test_lint_is_clean():
