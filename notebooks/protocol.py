@@ -41,8 +41,9 @@ from repro.notebook import check_parameters
 check_parameters(globals(), positive=("sigma",))
 
 # %%
-from repro import budgets, protocol_effects, report, runs
+from repro import budgets, report, runs
 from repro.device import resolve_device
+from repro.experiments import protocol as recipe
 from repro.notebook import announce
 
 dev = resolve_device(device)
@@ -51,14 +52,14 @@ results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes 
 announce("protocol", budget, dev, results, f"the protocol effects on {model_run}" + (" and three trainings" if training else ""))
 
 # %% [markdown]
-# `repro.protocol_effects.run`: the trained model evaluated under the Noise2Noise protocol and its
+# `repro.experiments.protocol.run`: the trained model evaluated under the Noise2Noise protocol and its
 # test-time variants, then (with `training`) the training choices: the same U-Net, seed and budget
-# (`repro.protocol_effects.TRAINING_BUDGETS`) trained on fresh vs fixed noise and in fp32 vs bf16, each
+# (`repro.experiments.protocol.TRAINING_BUDGETS`) trained on fresh vs fixed noise and in fp32 vs bf16, each
 # evaluated on Kodak24 under the Noise2Noise protocol.
 
 # %%
-made, trained = protocol_effects.run(model_run, sigma, budget=budget, device=dev, results_dir=results, seed=seed,
-                                     training=training)
+made, trained = recipe.run(model_run, sigma, budget=budget, device=dev, results_dir=results, seed=seed,
+                           training=training)
 print([run.path.name for run in made])
 print([run.path.name for run in trained])
 

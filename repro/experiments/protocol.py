@@ -23,9 +23,9 @@ import dataclasses
 import re
 import time
 
-from . import budgets, data, runs
-from .evaluate import evaluate
-from .protocols import Protocol, get as get_protocol
+from .. import budgets, data, runs
+from ..evaluate import evaluate
+from ..protocols import Protocol, get as get_protocol
 
 SET14_NB2NB_DROPS = ("bridge", "man")  # Neighbor2Neighbor's validation/Set14 holds the other 12
 
@@ -83,12 +83,12 @@ def measure_training(results_dir, budget: str, device, seed: int = 0, sigma: flo
     Each trained model is a run folder ``results/protocol/training_<variant>_<budget>`` (curve, weights,
     per-image PSNR under the Noise2Noise protocol, resumable); the effect rows reuse its per-image table.
     """
-    from .methods import noise2noise as n2n
-    from .models import UNet
-    from .noise import Gaussian
-    from .patches import PatchSampler
-    from .pipeline import train_and_evaluate
-    from .train import TrainConfig
+    from ..methods import noise2noise as n2n
+    from ..models import UNet
+    from ..noise import Gaussian
+    from ..patches import PatchSampler
+    from ..pipeline import train_and_evaluate
+    from ..train import TrainConfig
 
     hp = TRAINING_BUDGETS[budget]
     images = [im.pixels for im in data.load(n2n.TRAIN_SET, exclude=n2n.TRAIN_EXCLUDE)][: hp["train_images"]]
@@ -142,7 +142,7 @@ def run(model_run: str, sigma: float = 25.0, *, budget: str, device, results_dir
     """The notebook's work: the test-time effects on ``model_run`` under the Noise2Noise protocol at Gaussian
     ``sigma`` (:func:`measure`), then, with ``training``, the training effects (:func:`measure_training`).
     Returns the run folders of each (the second list empty without ``training``)."""
-    from .noise import Gaussian
+    from ..noise import Gaussian
 
     denoiser, method = source_denoiser(model_run, budget, device)
     made = measure(denoiser, get_protocol("noise2noise"), Gaussian(sigma), results_dir,
