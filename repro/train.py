@@ -6,7 +6,8 @@ are iterations. A loss with a schedule of its own may define ``set_iteration(ite
 called before every step, so a resumed run follows the same schedule. What it adds around them:
 
 * Adam with the paper's betas and the learning-rate ramps of the NVlabs code (raised-cosine ramp-up,
-  squared-cosine ramp-down over the last fraction of iterations);
+  squared-cosine ramp-down over the last fraction of iterations), or a step decay (PyTorch's
+  ``MultiStepLR``: the rate multiplied by ``lr_decay`` at each milestone, a fraction of the run);
 * device ``auto`` (CUDA when present) and a precision policy: ``bf16`` (autocast, about 2.3x faster on
   these CPUs) or ``fp32``, both in channels_last on CPU;
 * a progress bar with loss and ETA, a training curve (``curve.csv``) with periodic validation PSNR;
@@ -25,7 +26,7 @@ import math
 import os
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable
 
@@ -48,6 +49,8 @@ class TrainConfig:
     eps: float = 1e-8
     rampup_fraction: float = 0.0  # SSDN: 0.1
     rampdown_fraction: float = 0.3  # N2N: last 30% (50% with --long-train)
+    lr_milestones: tuple[float, ...] = ()  # step decay at these fractions of the run (none: the ramps alone)
+    lr_decay: float = 0.5  # the factor applied at each milestone
     precision: str = "bf16"
     val_every: int = 1000
     checkpoint_every: int = 1000
@@ -61,14 +64,26 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, got '{self.precision}'")
         if not (0 <= self.rampup_fraction <= 1 and 0 <= self.rampdown_fraction <= 1):
             raise ValueError("ramp fractions must be in [0, 1]")
+        self.lr_milestones = tuple(self.lr_milestones)  # a list from JSON or a caller compares equal on resume
+        if not all(0 < m <= 1 for m in self.lr_milestones) or list(self.lr_milestones) != sorted(self.lr_milestones):
+            raise ValueError(f"lr_milestones must be sorted fractions in (0, 1], got {self.lr_milestones}")
+        if not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
 
 
 def learning_rate(config: TrainConfig, iteration: int) -> float:
-    """lr at ``iteration``: raised-cosine ramp-up, then (0.5 + 0.5 cos πt)² ramp-down (NVlabs train.py).
+    """lr at ``iteration``: raised-cosine ramp-up, then (0.5 + 0.5 cos πt)² ramp-down (NVlabs train.py), times
+    ``lr_decay`` to the number of milestones reached, t = iteration / iterations ≥ m (PyTorch ``MultiStepLR``).
+
+    A milestone m is where the lower rate starts: MultiStepLR stepped once per epoch with milestone k lowers the
+    rate after k epochs (epochs k+1, k+2, ... train at it), so m = k / epochs.
 
     >>> cfg = TrainConfig(iterations=100, lr=1.0, rampdown_fraction=0.3)
     >>> learning_rate(cfg, 0), learning_rate(cfg, 70), round(learning_rate(cfg, 85), 3), learning_rate(cfg, 100)
     (1.0, 1.0, 0.25, 0.0)
+    >>> steps = TrainConfig(iterations=100, lr=1.0, rampdown_fraction=0.0, lr_milestones=(0.5, 0.8), lr_decay=0.5)
+    >>> [learning_rate(steps, i) for i in (0, 49, 50, 79, 80, 99)]
+    [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
     """
     t = iteration / config.iterations
     factor = 1.0
@@ -77,6 +92,9 @@ def learning_rate(config: TrainConfig, iteration: int) -> float:
     start = 1.0 - config.rampdown_fraction
     if config.rampdown_fraction > 0 and t >= start:
         factor *= (0.5 + 0.5 * math.cos(math.pi * (t - start) / config.rampdown_fraction)) ** 2
+    for milestone in config.lr_milestones:  # none by default: the ramps' arithmetic is untouched
+        if t >= milestone:
+            factor *= config.lr_decay
     return config.lr * factor
 
 
@@ -141,6 +159,13 @@ class TrainResult:
     truncated: bool = False  # ended by max_steps, not by config.iterations
 
 
+def _with_defaults(saved: dict) -> dict:
+    """A checkpoint's configuration with the fields added to TrainConfig since it was written at their defaults
+    (a checkpoint from before ``lr_milestones`` existed resumes: it ran without milestones)."""
+    later = {f.name: f.default for f in fields(TrainConfig) if f.name not in saved and f.default is not MISSING}
+    return {**saved, **later}
+
+
 def _save_atomic(obj, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
@@ -185,7 +210,7 @@ def train(
     start_iter, elapsed, curve = 0, 0.0, []
     if ckpt_path.exists():
         state = torch.load(ckpt_path, map_location=device, weights_only=False)
-        if state["config"] != asdict(config):
+        if _with_defaults(state["config"]) != asdict(config):
             raise ValueError(f"{ckpt_path} was written with a different configuration; use another run folder "
                              f"or delete the checkpoint.\n saved: {state['config']}\n now:   {asdict(config)}")
         model.load_state_dict(state["model"])

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -86,6 +87,51 @@ def test_learning_rate_ramps():
     lrs = np.array([learning_rate(cfg, i) for i in range(1000)])
     assert lrs[0] == 0 and abs(lrs[100] - 2.0) < 1e-9 and abs(lrs[699] - 2.0) < 1e-9
     assert (np.diff(lrs[:100]) > 0).all() and (np.diff(lrs[700:]) < 0).all() and lrs[-1] < 1e-4
+
+
+def test_the_step_schedule_is_torch_s_multisteplr_stepped_once_per_epoch():
+    # Neighbor2Neighbor's official schedule: Adam 3e-4, MultiStepLR(milestones=[19, 39, 59, 79], gamma=0.5) stepped
+    # after each of 100 epochs. Ours, over 100 epochs of 3 iterations, must give that rate at every iteration.
+    epochs, per_epoch = 100, 3
+    cfg = TrainConfig(iterations=epochs * per_epoch, lr=3e-4, rampdown_fraction=0.0,
+                      lr_milestones=(0.19, 0.39, 0.59, 0.79), lr_decay=0.5)
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=3e-4)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[19, 39, 59, 79], gamma=0.5)
+    official = []
+    for _ in range(epochs):
+        official += [optimizer.param_groups[0]["lr"]] * per_epoch
+        optimizer.step()
+        scheduler.step()
+    ours = [learning_rate(cfg, i) for i in range(cfg.iterations)]
+    assert ours == official
+    assert ours[19 * per_epoch - 1] == 3e-4 and ours[19 * per_epoch] == 1.5e-4 and ours[-1] == 3e-4 / 16
+
+
+def test_without_milestones_the_decay_factor_changes_nothing():
+    cfg = TrainConfig(iterations=1000, lr=2.0, rampup_fraction=0.1, rampdown_fraction=0.3)
+    other = TrainConfig(iterations=1000, lr=2.0, rampup_fraction=0.1, rampdown_fraction=0.3, lr_decay=0.1)
+    assert [learning_rate(cfg, i) for i in range(1000)] == [learning_rate(other, i) for i in range(1000)]
+    with pytest.raises(ValueError, match="lr_milestones"):
+        TrainConfig(iterations=10, lr_milestones=(0.8, 0.4))
+
+
+def test_a_run_trains_at_the_stepped_rate(sampler, tmp_path):
+    config = small_config(iterations=4, rampdown_fraction=0.0, lr_milestones=(0.5,), lr_decay=0.5)
+    train(UNet(3), N2NLoss(), sampler, config, tmp_path, progress=False)
+    assert [float(x) for x in pd.read_csv(tmp_path / "curve.csv").lr] == [1e-3, 1e-3, 5e-4, 5e-4]
+
+
+def test_a_checkpoint_from_before_the_step_schedule_resumes_as_a_run_without_milestones(sampler, tmp_path):
+    plain = small_config(iterations=4)
+    train(UNet(3), N2NLoss(), sampler, plain, tmp_path, stop_at=2, progress=False)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    for name in ("lr_milestones", "lr_decay"):  # as TrainConfig wrote it before it had these fields
+        del state["config"][name]
+    torch.save(state, tmp_path / "checkpoint.pt")
+    stepped = small_config(iterations=4, lr_milestones=(0.5,))
+    with pytest.raises(ValueError, match="different configuration"):
+        train(UNet(3), N2NLoss(), sampler, stepped, tmp_path, progress=False)
+    assert train(UNet(3), N2NLoss(), sampler, plain, tmp_path, progress=False).iterations == 4
 
 
 def test_saved_model_loads_back_as_the_same_denoiser(tmp_path):
