@@ -9,7 +9,8 @@ Main entry points (names other chapters rely on):
 * :func:`summary_table`: every row of ``results/summary.csv`` with its best claim (claimed, reproduced,
   Δ, budget, device, hours);
 * :func:`claims_vs_reproduced`: a paper's claims beside our numbers;
-* :func:`coverage`: per paper and noise setting, how many verified claims have a reproduced number;
+* :func:`coverage`: per paper and noise setting, how many verified claims have a reproduced number, and
+  how many runs ``workflow/grid.csv`` plans for it (done, in progress, missing: :func:`grid_runs`);
 * :func:`runs_table`: one row of facts per run folder (``run.json``);
 * :func:`plot_curves`: a Figure of each run's ``curve.csv`` (``iteration``, ``loss``, optional
   ``val_psnr_db``);
@@ -53,6 +54,7 @@ LABELS = {
     "claim_source": "claim source", "status": "status", "seed": "seed", "git_commit": "commit",
     "table": "claim from", "sigma_known": "parameter known", "best_claim": "best claim for key",
     "claims": "verified claims", "reproduced": "reproduced", "budgets": "budgets",
+    "planned": "runs planned", "done": "done", "in_progress": "in progress", "missing": "missing",
 }
 # What the Summary chapter shows of each row: the columns that fit the text column at 1400 px. The noise
 # parameter names its noise (sigma= Gaussian, lam= Poisson, k= Gamma, p= Bernoulli); the protocol is the
@@ -298,24 +300,68 @@ def gap_vs_compute_figure(results_dir=None) -> Figure:
     return fig
 
 
-def coverage(results_dir=None) -> pd.DataFrame:
-    """How many verified claims of each paper's tables stand beside a reproduced number, per noise setting.
+GRID_CSV = Path(__file__).resolve().parent.parent / "workflow" / "grid.csv"  # the runs the workflow plans
+RUN_STATES = ("done", "in_progress", "missing")
 
-    One row per (paper, noise, parameter): ``claims`` (verified claim rows, every method of the paper's
-    table), ``reproduced`` (how many of them :func:`claims_vs_reproduced` pairs with one of our rows) and
-    the ``budgets`` of those rows. Where ``reproduced`` is 0 the setting has not been run yet.
+
+def run_state(folder) -> str:
+    """``done`` (run.json says complete), ``in_progress`` (run.json there, not complete: running, paused or
+    interrupted) or ``missing`` (no run.json): what the workflow's plan and the book agree a grid run is.
+
+    >>> import tempfile
+    >>> run_state(tempfile.mkdtemp())
+    'missing'
     """
-    cols = ["paper", "noise", "param", "claims", "reproduced", "budgets"]
-    rows = []
+    folder = Path(folder)
+    if not (folder / "run.json").exists():
+        return "missing"
+    return "done" if runs.Run(folder).state == "complete" else "in_progress"
+
+
+def grid_runs(budget: str = "cpu", grid=None, results_dir=None) -> pd.DataFrame:
+    """The rows of ``workflow/grid.csv`` (or ``grid``) at ``budget``, each with the :func:`run_state` of its
+    run folder under ``results_dir``: the file snakemake plans from, so the book cannot disagree with it.
+
+    >>> import tempfile
+    >>> planned = grid_runs("cpu", results_dir=tempfile.mkdtemp())
+    >>> len(planned) > 0, set(planned["state"])
+    (True, {'missing'})
+    """
+    table = pd.read_csv(grid if grid is not None else GRID_CSV, dtype=str, keep_default_na=False)
+    table = table[table["budget"] == budget].reset_index(drop=True)
+    table["state"] = [run_state(_root(results_dir) / run) for run in table["run"]]
+    return table
+
+
+def coverage(results_dir=None, grid=None, budget: str = "cpu") -> pd.DataFrame:
+    """Per noise setting of each paper: how many verified claims stand beside a reproduced number, and how
+    many runs the workflow's grid plans for it at ``budget`` and how far they are.
+
+    One row per (paper, noise, parameter) that has a verified claim or a grid run: ``claims`` (verified
+    claim rows, every method of the paper's table), ``reproduced`` (how many of those claims
+    :func:`claims_vs_reproduced` pairs with one of our rows, at any budget), the ``budgets`` of those rows;
+    from :func:`grid_runs`: ``planned`` runs at ``budget`` and how many are ``done``, ``in_progress`` and
+    ``missing``. A setting with claims and nothing planned is one the notebooks cannot run yet.
+    """
+    cols = ["paper", "noise", "param", "claims", "reproduced", "budgets", "planned", *RUN_STATES]
+    rows = {}
     for paper in sorted(load_claims(results_dir)["paper"].dropna().unique()):
         full = claims_vs_reproduced(paper, results_dir)
         claimed = full[full["claim_id"].notna()]
         for (noise, param), group in claimed.groupby(["noise", "param"], sort=True):
             hit = group[group["psnr_db"].notna()]
-            rows.append({"paper": paper, "noise": noise, "param": param, "claims": group["claim_id"].nunique(),
-                         "reproduced": hit["claim_id"].nunique(),
-                         "budgets": ", ".join(sorted(hit["budget"].dropna().astype(str).unique()))})
-    return pd.DataFrame(rows, columns=cols)
+            rows[paper, noise, param] = {"claims": group["claim_id"].nunique(), "reproduced": hit["claim_id"].nunique(),
+                                         "budgets": ", ".join(sorted(hit["budget"].dropna().astype(str).unique()))}
+    planned = grid_runs(budget, grid, results_dir)
+    for key, group in planned.groupby(["paper", "noise", "param"], sort=True):
+        row = rows.setdefault(key, {"claims": 0, "reproduced": 0, "budgets": ""})  # run, but claimed nowhere
+        row["planned"] = len(group)
+        row.update({state: int((group["state"] == state).sum()) for state in RUN_STATES})
+    table = pd.DataFrame([{"paper": k[0], "noise": k[1], "param": k[2], **v} for k, v in sorted(rows.items())],
+                         columns=cols)
+    counts = ["planned", *RUN_STATES]
+    table[counts] = table[counts].fillna(0).astype(int)  # a claimed setting the grid does not plan: 0 runs
+    return table
 
 
 def runs_table(paper: str, results_dir=None) -> pd.DataFrame:

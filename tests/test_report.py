@@ -154,6 +154,38 @@ def test_coverage_counts_the_claims_that_have_a_reproduced_number(results):
     assert (poisson_row.claims, poisson_row.reproduced, poisson_row.budgets) == (1, 0, "")
 
 
+GRID_HEADER = "paper,method,noise,param,channels,budget,seed,run,notebook_params\n"
+
+
+def test_coverage_counts_the_grid_runs_of_each_setting_done_in_progress_and_missing(results):
+    poisson = ('Noise2Noise (Lehtinen et al. ICML 2018),Table 1,"noisy targets (N2N, RED30)",Poisson,lambda=30,'
+               'Kodak,31.00,no,"slides",yes\n')
+    (results / "claims_source.csv").write_text(CLAIMS_CSV + poisson)
+    claims.write_claims(results / "claims_source.csv", results)
+    started = runs.Run.open(results, "noise2noise", "n2n_poisson_smoke", method="n2n", noise="poisson",
+                            param="lam=30", protocol="noise2noise", budget="smoke")
+    started.update(status="paused")  # run.json there, not complete
+    grid = results / "grid.csv"
+    grid.write_text(GRID_HEADER + "\n".join([
+        "noise2noise,n2n,gaussian,sigma=25,color,smoke,0,noise2noise/n2n_smoke,method=n2n",  # complete
+        "noise2noise,n2c,gaussian,sigma=25,color,smoke,0,noise2noise/n2c_smoke,method=n2c",  # no folder
+        "noise2noise,n2n,poisson,lam=30,color,smoke,0,noise2noise/n2n_poisson_smoke,method=n2n noise=poisson",
+        "zs_n2n,zs-n2n,gaussian,sigma=25,color,smoke,0,zs_n2n/sigma25_kodak24,dataset=kodak24",  # claimed nowhere
+        "noise2noise,n2n,gaussian,sigma=25,color,paper,0,noise2noise/n2n_paper,method=n2n",  # another budget
+    ]) + "\n")
+    table = report.coverage(results, grid=grid, budget="smoke").set_index(["paper", "noise", "param"])
+    counts = ["claims", "reproduced", "planned", "done", "in_progress", "missing"]
+    # three verified Gaussian claims all beside a number of ours (claims, not rows); two runs planned, one there
+    assert table.loc[("noise2noise", "gaussian", "sigma=25"), counts].tolist() == [3, 3, 2, 1, 0, 1]
+    assert table.loc[("noise2noise", "poisson", "lam=30"), counts].tolist() == [1, 0, 1, 0, 1, 0]
+    assert table.loc[("zs_n2n", "gaussian", "sigma=25"), counts].tolist() == [0, 0, 1, 0, 0, 1]
+    assert (table["planned"] == table[["done", "in_progress", "missing"]].sum(axis=1)).all()
+    started.finish()
+    again = report.coverage(results, grid=grid, budget="smoke").set_index(["paper", "noise", "param"])
+    assert again.loc[("noise2noise", "poisson", "lam=30"), ["done", "in_progress"]].tolist() == [1, 0]
+    assert report.coverage(results, grid=grid, budget="cpu")["planned"].sum() == 0  # no cpu row in this grid
+
+
 def test_the_curve_figure_draws_one_line_per_run_with_a_legend(tmp_path):
     for name, offset in (("color", 0.0), ("gray", 1.0)):
         (tmp_path / name).mkdir()
