@@ -249,6 +249,7 @@ def headline_table(results_dir=None) -> pd.DataFrame:
     """One row per paper: its main claim (registry ``headline``), ours at our largest budget, Δ and cost,
     and whether its central comparison (registry ``comparison``) holds in our runs of the same setting."""
     table = summary_table(results_dir)
+    claims = load_claims(results_dir)
     rows = []
     for paper in papers.with_results():
         if paper.headline is None:
@@ -262,21 +263,47 @@ def headline_table(results_dir=None) -> pd.DataFrame:
             row.update(claim_psnr_db=ours["claim_psnr_db"], psnr_db=ours["psnr_db"], delta_db=ours["delta_db"],
                        budget=ours["budget"], hours=ours["hours"])
         if paper.comparison is not None and ours is not None:
-            row["comparison"] = _verdict(paper.comparison, table, paper.name, noise, param, dataset)
+            row["comparison"] = _verdict(paper.comparison, table, paper.name, noise, param, dataset, claims)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _verdict(comparison, table: pd.DataFrame, paper: str, noise: str, param: str, dataset: str) -> str:
+def _counterpart(table: pd.DataFrame, ours, method: str, paper: str):
+    """The row ``ours`` is compared with: ``method`` on the same noise, parameter and data set, scored under
+    the same protocol as ``ours`` (same images, noise realisations and PSNR), whichever paper's folder it is
+    filed under (Neighbor2Neighbor's N2N baseline is a Noise2Noise run). At ``ours``'s budget when there is
+    one (the same training length), else the largest; the paper's own row first. None when not run.
+    """
+    rows = table[(table["protocol"] == ours["protocol"]) & (table["method"] == method)
+                 & (table["noise"] == ours["noise"]) & (table["param"] == ours["param"])
+                 & (table["dataset"] == ours["dataset"]) & (table["complete"].astype(str) == "True")]
+    for column, wanted in (("budget", ours["budget"]), ("paper", paper)):  # narrowed only where it leaves a row
+        rows = rows[rows[column] == wanted] if (rows[column] == wanted).any() else rows
+    if rows.empty:
+        return None
+    return rows.loc[rows["budget"].map(budgets.rank).astype(int).idxmax()]
+
+
+def _paper_claim(paper: str, row, claims: pd.DataFrame) -> float:
+    """What ``paper`` itself claims for ``row``'s method, setting and data set (NaN when its tables do not
+    say): a comparison's claimed margin is read from one paper's table, never across two papers."""
+    probe = pd.DataFrame([{"paper": paper, "protocol": paper, "method": row["method"], "noise": row["noise"],
+                           "param": row["param"], "dataset": row["dataset"], "psnr_db": row["psnr_db"]}])
+    return float(claims_mod.join(probe, claims)["claim_psnr_db"].iloc[0])
+
+
+def _verdict(comparison, table: pd.DataFrame, paper: str, noise: str, param: str, dataset: str,
+             claims: pd.DataFrame) -> str:
     a = _best_row(table, paper, comparison.a, noise, param, dataset)
-    b = _best_row(table, paper, comparison.b, noise, param, dataset)
+    b = _counterpart(table, a, comparison.b, paper) if a is not None else None
     if a is None or b is None:
         return f"{comparison}: not run"
     ours = float(a["psnr_db"] - b["psnr_db"])
-    claimed = float(a["claim_psnr_db"] - b["claim_psnr_db"])  # NaN when either claim is missing
+    claimed = _paper_claim(paper, a, claims) - _paper_claim(paper, b, claims)  # NaN when either is missing
     paper_says = f" (paper {claimed:+.2f})" if math.isfinite(claimed) else ""
     verdict = "holds" if comparison.holds(ours) else "does not hold"
-    return f"{comparison}: {verdict}, {ours:+.2f} dB{paper_says}"
+    budget = "" if b["budget"] == a["budget"] else f", against {comparison.b} at budget {b['budget']}"
+    return f"{comparison}: {verdict}, {ours:+.2f} dB{paper_says}{budget}"
 
 
 def gap_vs_compute_figure(results_dir=None) -> Figure:

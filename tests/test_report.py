@@ -19,9 +19,11 @@ Noise2Noise (Lehtinen et al. ICML 2018),Table 1,BM3D,Gaussian,sigma=25,BSD300,30
 '''
 
 
-def make_run(root, paper, name, psnr, method="n2n", datasets=("kodak24",), curve=True, png=True, train_s=36.0):
-    run = runs.Run.open(root, paper, name, method=method, noise="gaussian", param="sigma=25", protocol=paper,
-                        budget="smoke", device="cpu", iterations=20, train_wall_s=train_s, seed=0)
+def make_run(root, paper, name, psnr, method="n2n", datasets=("kodak24",), curve=True, png=True, train_s=36.0,
+             protocol=None, budget="smoke"):
+    run = runs.Run.open(root, paper, name, method=method, noise="gaussian", param="sigma=25",
+                        protocol=protocol or paper, budget=budget, device="cpu", iterations=20, train_wall_s=train_s,
+                        seed=0)
     rows = [{"dataset": d, "image": f"im{i}", "repeat": 0, "psnr_db": psnr + 0.1 * (i - 1), "seconds": 0.1}
             for d in datasets for i in range(3)]
     pd.DataFrame(rows).to_csv(run.per_image_csv, index=False)
@@ -224,6 +226,25 @@ def test_the_headline_table_gives_each_paper_its_main_claim_and_comparison(resul
     ssdn = table.loc["ssdn, gaussian sigma=25, kodak24"]
     assert pd.isna(ssdn.psnr_db) and ssdn.comparison == ""  # nothing run for SSDN in this folder
     assert len(report.gap_vs_compute_figure(results).axes[0].collections) == 1  # Noise2Noise's one claimed row
+
+
+def test_a_comparison_finds_its_baseline_under_the_same_protocol_in_another_papers_folder(results):
+    # Neighbor2Neighbor's N2N baseline is the Noise2Noise run (n2n_smoke, 32.0 dB on Kodak, protocol
+    # noise2noise); SSDN's N2N, scored under SSDN's protocol, is not comparable however close its name
+    make_run(results, "ssdn", "n2n_ssdn_smoke", 35.0, method="n2n")
+    make_run(results, "neighbor2neighbor", "nb2nb_smoke", 31.8, method="neighbor2neighbor", protocol="noise2noise")
+    runs.write_summary(results)
+    setting = "neighbor2neighbor, gaussian sigma=25, kodak24"
+    nb2nb = report.headline_table(results).set_index("setting").loc[setting]
+    assert nb2nb.psnr_db == pytest.approx(31.8)
+    # no "(paper ...)": Noise2Noise's own N2N claim is not a claim of the Neighbor2Neighbor paper
+    assert nb2nb.comparison == "neighbor2neighbor ≈ n2n: holds, -0.20 dB"
+    # ours at a larger budget than any baseline: compared with the baseline there is, and said so
+    make_run(results, "neighbor2neighbor", "nb2nb_cpu", 31.0, method="neighbor2neighbor", protocol="noise2noise",
+             budget="cpu")
+    runs.write_summary(results)
+    nb2nb = report.headline_table(results).set_index("setting").loc[setting]
+    assert nb2nb.comparison == "neighbor2neighbor ≈ n2n: does not hold, -1.00 dB, against n2n at budget smoke"
 
 
 # ------------------------------------------------------------------ figures: nothing cut at the edges
