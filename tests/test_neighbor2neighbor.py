@@ -5,8 +5,8 @@ the sub-sampler picks two distinct edge-sharing pixels of every 2×2 cell, the s
 seeded generator; with γ = 0 the loss is the plain L2 between f(g1(y)) and g2(y); the regulariser vanishes
 for the identity and, for any network that commutes with sub-sampling (a 1×1 convolution), equals
 ‖f(g2(y)) − g2(y)‖²; no gradient flows through f(y); the noisy target is unbiased, E[g2(y) | x] = g2(x), and
-its noise is independent of the input's; training improves on the noisy input; the recipe writes a run folder
-that repro.load loads.
+its noise is independent of the input's; training improves on the noisy input; the paper budget's learning
+rate is the official MultiStepLR's at every epoch; the recipe writes a run folder that repro.load loads.
 """
 import json
 import math
@@ -19,11 +19,12 @@ import torch.nn as nn
 import repro
 from repro import metrics
 from repro.experiments import neighbor2neighbor as recipe
+from repro.experiments.config import train_config
 from repro.methods import neighbor2neighbor as nb2nb
 from repro.methods import noise2noise as n2n
 from repro.noise import Gaussian
 from repro.patches import Batch, PatchSampler
-from repro.train import TrainConfig, train
+from repro.train import TrainConfig, learning_rate, train
 
 
 def _coordinates(n: int = 2, h: int = 8, w: int = 10) -> torch.Tensor:
@@ -231,6 +232,25 @@ def test_budgets_are_noise2noise_s_for_equal_compute_and_the_paper_s_own():
     assert recipe.test_noise().label == "sigma=25" and recipe.test_noise("poisson").label == "lam=30"
     with pytest.raises(ValueError, match="bernoulli"):
         recipe.test_noise("bernoulli")
+
+
+def test_the_paper_budget_steps_the_rate_as_the_official_multisteplr():
+    # official train.py: Adam(lr=3e-4), MultiStepLR(milestones=[int(20 r) - 1, ..., int(80 r) - 1], gamma=0.5) with
+    # r = n_epoch / 100, stepped after every epoch; ours over the paper budget's 100 equal "epochs" of 11,082 steps
+    hp = nb2nb.BUDGETS["paper"]
+    config = train_config(hp, lr=nb2nb.LR, betas=nb2nb.BETAS)  # as the recipe builds it
+    optimizer = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=3e-4)
+    r = nb2nb.EPOCHS / 100
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, [int(k * r) - 1 for k in (20, 40, 60, 80)], gamma=0.5)
+    per_epoch = hp["iterations"] // nb2nb.EPOCHS
+    assert per_epoch * nb2nb.EPOCHS == hp["iterations"]
+    for epoch in range(nb2nb.EPOCHS):
+        official = optimizer.param_groups[0]["lr"]
+        first, last = epoch * per_epoch, (epoch + 1) * per_epoch - 1
+        assert learning_rate(config, first) == learning_rate(config, last) == official, epoch
+        optimizer.step()
+        scheduler.step()
+    assert learning_rate(config, hp["iterations"] - 1) == 3e-4 / 16  # no ramp-down to 0 at the end
 
 
 @pytest.mark.slow

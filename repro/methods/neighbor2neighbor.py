@@ -57,10 +57,11 @@ PAIRS = torch.tensor([[0, 1], [1, 0], [2, 3], [3, 2],  # same row
 LR = 3e-4  # train.py --lr 3e-4
 BETAS = (0.9, 0.999)  # train.py: optim.Adam(network.parameters(), lr=opt.lr), i.e. PyTorch's default betas
 LR_DECAY = 0.5  # train.py --gamma 0.5: MultiStepLR factor
-# train.py: MultiStepLR milestones int(20 r) - 1, int(40 r) - 1, ... (r = n_epoch / 100), one scheduler.step() per
-# epoch: epochs 1-19 at 3e-4, 20-39 at 1.5e-4, ..., 80-100 at 3e-4 / 16, i.e. x0.5 at about 20/40/60/80 %.
-LR_MILESTONES = (0.2, 0.4, 0.6, 0.8)
 EPOCHS = 100  # train.py --n_epoch 100; also the number of steps of the gamma ramp
+# train.py: MultiStepLR milestones int(20 r) - 1, int(40 r) - 1, ... (r = n_epoch / 100), one scheduler.step() after
+# each epoch: epochs 1-19 at 3e-4, 20-39 at 1.5e-4, ..., 80-100 at 3e-4 / 16. As fractions of the run (where each
+# lower rate starts, repro.train.learning_rate): after 19, 39, 59, 79 of the 100 epochs.
+LR_MILESTONES = tuple((int(k * EPOCHS / 100) - 1) / EPOCHS for k in (20, 40, 60, 80))
 INCREASE_RATIO = 2.0  # README training command --increase_ratio=2 (train.py's default is 2.0 as well)
 PATCH_SIZE = 256  # train.py --patchsize 256
 BATCH_SIZE = 4  # train.py --batchsize 4
@@ -83,11 +84,11 @@ BUDGETS = {
     # the half-size sub-images, plus one forward pass without gradient on the full crop.
     "smoke": dict(n2n.BUDGETS["smoke"]),
     "cpu": dict(n2n.BUDGETS["cpu"]),
-    # paper: the official 100 epochs over 44,328 images in batches of 4 at 256x256. repro.train has no step
-    # schedule (the official halves lr at 20/40/60/80 %, LR_MILESTONES): this budget ramps lr down smoothly over
-    # the same last 80 % instead (mean factor 0.5 vs the steps' 0.39); an approximation, recorded as such.
+    # paper: the official 100 epochs over 44,328 images in batches of 4 at 256x256, and its schedule: lr halved
+    # after epochs 19/39/59/79 (LR_MILESTONES, LR_DECAY), no ramp-down. Our "epochs" are equal shares of the run.
     "paper": {"iterations": PAPER_ITERATIONS, "patch_size": PATCH_SIZE, "batch_size": BATCH_SIZE,
-              "rampdown_fraction": 0.8, "train_images": None, "val_every": 10_000, "eval_images": None},
+              "rampdown_fraction": 0.0, "lr_milestones": LR_MILESTONES, "lr_decay": LR_DECAY,
+              "train_images": None, "val_every": 10_000, "eval_images": None},
 }
 
 
