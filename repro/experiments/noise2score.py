@@ -36,7 +36,7 @@ def train_setting(setting: Setting, *, results_dir, budget: str, device, seed: i
     (:mod:`repro.experiments.noise2score_diagnosis`) and the unknown-σ model (``blind=True``: fresh noise with
     σ drawn from BLIND_TRAIN_SIGMA per example, evaluated with ``estimate``). ``antithetic=True`` trains
     with the antithetic AR-DAE estimate (:class:`ARDAELoss`) on half the batch, so that a step costs the
-    same number of network passes. Returns the :class:`Run`.
+    same number of network passes. Returns the :class:`repro.runs.Run`.
     """
 
     hp = BUDGETS[budget]
