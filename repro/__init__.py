@@ -8,7 +8,7 @@ True
 """
 from importlib import import_module
 
-__all__ = ["data", "metrics", "noise", "papers", "protocols", "evaluate", "runs", "report", "claims", "protocol_effects",
+__all__ = ["data", "metrics", "noise", "papers", "protocols", "evaluate", "runs", "report", "claims",
            "Denoiser", "load"]
 __version__ = "0.1.0"
 _FROM_CHECKPOINTS = ("Denoiser", "load")
