@@ -184,7 +184,7 @@ def claims_table(paper: str, results_dir=None):
     """What a paper chapter shows of its claims, in three parts (an HTML block):
 
     1. the claims that stand beside a number of ours (claimed, reproduced, Δ, budget, cost);
-    2. one line for the claims with no number yet ("n claims in k settings not run: ..."), their full list
+    2. one line for the claims with no number yet ("n claims have no number of ours yet, in k settings: ..."), their full list
        collapsed under it;
     3. our runs that match no claim (diagnostic variants, ablations, settings the paper does not report),
        collapsed and labelled as such, never mixed with the reproductions.
@@ -219,16 +219,61 @@ def claims_table(paper: str, results_dir=None):
     return HTML("\n".join(parts))
 
 
+def paper_table(paper: str, metric: str, budget: str = "cpu", results_dir=None):
+    """The paper's table as it lays it out, for the settings we ran: a row per method, a column per data set,
+    'ours (claimed)' in each cell at ``budget``; then one line for the settings we did not run, and every
+    claim in full (budget, Δ, interval, cost; our rows that match no claim) folded under it."""
+    full = claims_vs_reproduced(paper, results_dir)
+    printed = full[full.claim_psnr_db.notna() & full.table.astype(str).str.startswith("Table")]
+    key = ["noise", "param", "method", "dataset"]
+    claim = printed.drop_duplicates(key).set_index(key)["claim_psnr_db"]
+    ours = printed[(printed.budget == budget) & printed.psnr_db.notna()].drop_duplicates(key).set_index(key)
+    ran = ours.reset_index()[["noise", "param"]].drop_duplicates()
+    cells = claim.reset_index().merge(ran)
+    parts = []
+    if cells.empty:
+        parts.append(f"<p>No claim of {paper} stands beside a number of ours at the <code>{budget}</code> budget "
+                     "yet.</p>")
+    else:
+        def cell(row):
+            k = tuple(row[key])
+            if k not in ours.index:
+                return f"– ({row.claim_psnr_db:.2f})"
+            copy = "*" if pd.isna(ours.loc[k, "delta_db"]) else ""  # a claim noted as a copy: compared with nothing
+            return f"{ours.loc[k, 'psnr_db']:.2f} ({row.claim_psnr_db:.2f}{copy})"
+
+        cells["cell"] = cells.apply(cell, axis=1)
+        rank = {m: i for i, m in enumerate(papers.get(paper).methods)}
+        cells = cells.sort_values("method", key=lambda m: m.map(rank).fillna(len(rank)), kind="stable")
+        wide = cells.pivot_table(index=["noise", "param", "method"], columns="dataset", values="cell",
+                                 aggfunc="first", sort=False).fillna("")
+        copies = " *: a claim noted as a copy of another row, compared with nothing." if "*)" in cells.cell.str.cat() else ""
+        parts.append(table(wide.reset_index(), caption=f"{papers.get(paper).title}: ours at the {budget} "
+                                  f"budget (claimed), {metric} (dB); –: no number of ours.{copies}").to_html())
+    rest = full[full.claim_psnr_db.notna() & full.psnr_db.isna()].merge(ran, how="left", indicator=True)
+    rest = rest[rest._merge == "left_only"]
+    if len(rest):
+        parts.append(f"<p>{unreproduced_sentence(rest)}</p>")
+    parts.append(folded("Every claim in full: our number at each budget, Δ, 95 % interval and cost; the "
+                               "claims with no number of ours; our rows that match no claim (diagnostics, "
+                               "ablations)", claims_table(paper, results_dir)).data)
+    from IPython.display import HTML
+
+    return HTML("\n".join(parts))
+
+
 def unreproduced_sentence(waiting: pd.DataFrame) -> str:
-    """'n claims in k settings not run: gaussian sigma=50 (12), ...' for claims with no number of ours.
+    """'n claims have no number of ours yet, in k settings: gaussian sigma=50 (12), ...'.
 
     >>> unreproduced_sentence(pd.DataFrame({"noise": ["poisson", "poisson", "gaussian"],
     ...                                     "param": ["lam=30", "lam=30", "sigma=50"]}))
-    '3 claims in 2 settings have no number of ours yet: poisson lam=30 (2), gaussian sigma=50 (1).'
+    '3 claims have no number of ours yet, in 2 settings: poisson lam=30 (2), gaussian sigma=50 (1).'
     """
     counts = waiting.groupby(["noise", "param"], sort=False).size().sort_values(ascending=False, kind="stable")
     settings = ", ".join(f"{noise} {param} ({n})" for (noise, param), n in counts.items())
-    return f"{len(waiting)} claims in {len(counts)} settings have no number of ours yet: {settings}."
+    claims_have = "claim has" if len(waiting) == 1 else "claims have"
+    return (f"{len(waiting)} {claims_have} no number of ours yet, in {len(counts)} "
+            f"setting{'' if len(counts) == 1 else 's'}: {settings}.")
 
 
 def _collapsed(summary: str, body: str) -> str:

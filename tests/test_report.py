@@ -211,9 +211,24 @@ def test_the_claims_table_keeps_reproductions_unreproduced_claims_and_unclaimed_
     html = report.claims_table("noise2noise", results).data
     main, rest = html.split("<details>", 1)
     assert "32.39" in main and "30.50" in main  # claims that stand beside a number of ours
-    assert "2 claims in 1 settings have no number of ours yet: poisson lam=30 (2)." in main
+    assert "2 claims have no number of ours yet, in 1 setting: poisson lam=30 (2)." in main
     assert "31.67" not in main and "31.67" in rest  # an unreproduced claim only in the collapsed list
     assert "Our 1 rows that match no claim" in rest  # BM3D on Kodak: no claim, labelled, collapsed
+
+
+def test_the_paper_table_lays_out_methods_by_data_set_with_ours_and_the_claim_in_each_cell(results):
+    poisson = ("Noise2Noise (Lehtinen et al. ICML 2018),Table 1,N2N (official U-Net code),Poisson,lambda=30,Kodak,"
+               "31.67,no,slides,yes\n")
+    (results / "claims_source.csv").write_text(CLAIMS_CSV + poisson)
+    claims.write_claims(results / "claims_source.csv", results)
+    html = report.paper_table("noise2noise", "uint8 PSNR", budget="smoke", results_dir=results).data
+    main, rest = html.split("<details>", 1)
+    assert "32.00 (32.48)" in main  # ours at this budget beside Table 1's claim (the README claim is no table)
+    assert "30.60 (30.50)" in main  # BM3D on Set14
+    assert "1 claim has no number of ours yet, in 1 setting: poisson lam=30 (1)." in main  # not a row of dashes
+    assert "31.67" not in main and "31.67" in rest
+    empty = report.paper_table("noise2noise", "uint8 PSNR", budget="cpu", results_dir=results).data
+    assert "No claim of noise2noise stands beside a number of ours at the <code>cpu</code> budget" in empty
 
 
 def test_the_headline_table_gives_each_paper_its_main_claim_and_comparison(results):
