@@ -1,8 +1,8 @@
 """The `paper` budget has run, briefly: each trained method's paper configuration for 2 steps on CPU.
 
-Each notebook of a method trained by the shared engine (Noise2Noise, SSDN, Noise2Score) runs at
-``budget=paper`` with ``REPRO_MAX_STEPS=2`` (repro.pipeline): the paper's crop size, batch, training set
-and learning-rate schedule (ramps computed over the full paper length), stopped after 2 steps, validated
+Each notebook of a method trained by the shared engine (Noise2Noise, SSDN, Noise2Score, Neighbor2Neighbor)
+runs at ``budget=paper`` with ``REPRO_MAX_STEPS=2`` (repro.pipeline): the paper's crop size, batch, training set
+and learning-rate schedule (computed over the full paper length), stopped after 2 steps, validated
 there, then evaluated under the paper's protocol on every one of its data sets, at full image size.
 Capped, to keep the test's cost modest: evaluation to the first image of each data set
 (``REPRO_MAX_EVAL_IMAGES=1``) and to at most 2 noise realisations per image (``REPRO_MAX_EVAL_REPEATS=2``;
@@ -28,6 +28,7 @@ import pytest
 import torch
 
 from repro import data, noise, protocols
+from repro.methods import neighbor2neighbor as nb2nb
 from repro.methods import noise2noise as n2n
 from repro.methods import noise2score as n2s
 from repro.methods import ssdn
@@ -47,7 +48,9 @@ CASES = {
     "ssdn": ([], "ssdn_known_sigma25_paper_seed0", ssdn.BUDGETS["paper"], "ssdn"),
     "noise2score": (["-p", "channels", "color", "-p", "unknown", "none", "-p", "diagnosis", "False"],
                     "noise2score_gaussian_sigma25_color_paper_seed0", n2s.BUDGETS["paper"], "noise2score"),
+    "neighbor2neighbor": ([], "neighbor2neighbor_gaussian_paper_seed0", nb2nb.BUDGETS["paper"], "noise2noise"),
 }
+LR = {"noise2noise": n2n.LR, "noise2score": n2s.LR, "neighbor2neighbor": nb2nb.LR}  # the rate at step 2
 
 
 @pytest.mark.slow
@@ -76,7 +79,7 @@ def test_the_paper_configuration_runs_for_a_few_steps(paper, tmp_path):
     if paper == "ssdn":  # ramp-up over the first 10% of 500k steps: at step 2 the rate is still ~0
         assert curve.lr.iloc[-1] < ssdn.LR * 1e-6
     else:
-        assert curve.lr.iloc[-1] == pytest.approx(n2n.LR if paper == "noise2noise" else n2s.LR)
+        assert curve.lr.iloc[-1] == pytest.approx(LR[paper])
     # evaluated under the paper's protocol: every data set, the first image, min(repeats, 2) realisations
     protocol = protocols.get(protocol_name)
     per_image = pd.read_csv(run / "per_image.csv")
