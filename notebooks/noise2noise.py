@@ -81,7 +81,7 @@ run.path
 
 # %%
 fig = report.run_curve_figure(run.path, f"{method.upper()} {test_noise.label}, budget {budget}", "training loss (L2)")
-fig.savefig(run.path / "curve.png", dpi=100)
+report.save_figure(fig, run.path / "curve.png")
 fig
 
 # %% [markdown]
@@ -105,7 +105,7 @@ for other in sorted((results / "noise2noise").glob(f"*_{noise}_{budget}_seed{see
     if (other / "model.pt").exists():
         panels[other.name.split("_")[0].upper()] = repro.load(other, device=dev)(noisy_full)[crop]
 fig = report.crops_figure(panels, clean)
-fig.savefig(run.path / "comparison_kodim23.png", dpi=100)
+report.save_figure(fig, run.path / "comparison_kodim23.png")
 fig
 
 # %% [markdown]

@@ -153,7 +153,7 @@ diag.table(summary[summary.budget == budget], param=settings[0].label) if noise 
 curves = {mode: run.path for mode, run in trained.items() if (run.path / "curve.csv").exists()}
 fig = report.run_curve_figure(curves, f"Noise2Score {settings[0].label}, budget {budget}", "AR-DAE loss")
 for run in trained.values():
-    fig.savefig(run.path / "curve.png", dpi=100)
+    report.save_figure(fig, run.path / "curve.png")
 fig
 
 # %% [markdown]
@@ -179,7 +179,7 @@ for mode, run in complete.items():
     fig = report.crops_figure({title: img.clamp(0, 1)[window] for title, img in panels.items()}, clean[window],
                               flavour="float")
     display(fig)
-    fig.savefig(run.path / f"comparison_{dataset}_{image.name}.png", dpi=100)
+    report.save_figure(fig, run.path / f"comparison_{dataset}_{image.name}.png")
 
 # %% [markdown]
 # ## Reproduced numbers

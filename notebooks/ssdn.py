@@ -111,7 +111,7 @@ if trained is not None and blind_spot and not sigma_known:
 # %%
 fig = report.run_curve_figure(run.path, f"{run_method} {test_noise.label}, budget {budget}",
                               "training loss (NLL per pixel)" if blind_spot else "training loss (L2)")
-fig.savefig(run.path / "curve.png", dpi=100)
+report.save_figure(fig, run.path / "curve.png")
 fig
 
 # %% [markdown]
@@ -134,7 +134,7 @@ if trained is not None:
             panels["prior mean μ_x"] = prior[:, :3].float().cpu()
         panels[run_method] = trained(noisy).cpu()
 fig = report.crops_figure(panels, clean)
-fig.savefig(run.path / "comparison_kodim23.png", dpi=100)
+report.save_figure(fig, run.path / "comparison_kodim23.png")
 fig
 
 # %% [markdown]
