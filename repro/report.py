@@ -247,16 +247,17 @@ def paper_table(paper: str, metric: str, budget: str = "cpu", results_dir=None):
         cells = cells.sort_values("method", key=lambda m: m.map(rank).fillna(len(rank)), kind="stable")
         wide = cells.pivot_table(index=["noise", "param", "method"], columns="dataset", values="cell",
                                  aggfunc="first", sort=False).fillna("")
-        copies = " *: a claim noted as a copy of another row, compared with nothing." if "*)" in cells.cell.str.cat() else ""
+        copies = (" *: a claim noted as a copy of another row, compared with nothing."
+                  if "*)" in cells.cell.str.cat() else "")
         parts.append(table(wide.reset_index(), caption=f"{papers.get(paper).title}: ours at the {budget} "
-                                  f"budget (claimed), {metric} (dB); –: no number of ours.{copies}").to_html())
+                           f"budget (claimed), {metric} (dB); –: no number of ours.{copies}").to_html())
     rest = full[full.claim_psnr_db.notna() & full.psnr_db.isna()].merge(ran, how="left", indicator=True)
     rest = rest[rest._merge == "left_only"]
     if len(rest):
         parts.append(f"<p>{unreproduced_sentence(rest)}</p>")
     parts.append(folded("Every claim in full: our number at each budget, Δ, 95 % interval and cost; the "
-                               "claims with no number of ours; our rows that match no claim (diagnostics, "
-                               "ablations)", claims_table(paper, results_dir)).data)
+                        "claims with no number of ours; our rows that match no claim (diagnostics, "
+                        "ablations)", claims_table(paper, results_dir)).data)
     from IPython.display import HTML
 
     return HTML("\n".join(parts))
