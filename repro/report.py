@@ -180,12 +180,12 @@ CLAIMS_VIEW = ["method", "noise", "param", "dataset", "table", "claim_psnr_db", 
                "budget", "device", "hours", "best_claim"]
 
 
-def claims_table(paper: str, results_dir=None):
+def claims_table(paper: str, results_dir=None, waiting_line: bool = True):
     """What a paper chapter shows of its claims, in three parts (an HTML block):
 
     1. the claims that stand beside a number of ours (claimed, reproduced, Δ, budget, cost);
     2. one line for the claims with no number yet ("n claims have no number of ours yet, in k settings: ..."), their full list
-       collapsed under it;
+       collapsed under it (the line left out with ``waiting_line=False``, where the caller prints its own);
     3. our runs that match no claim (diagnostic variants, ablations, settings the paper does not report),
        collapsed and labelled as such, never mixed with the reproductions.
     """
@@ -207,7 +207,8 @@ def claims_table(paper: str, results_dir=None):
     else:
         parts.append(f"<p>No claim of {title} stands beside a number of ours yet.</p>")
     if waiting.any():
-        parts.append(f"<p>{unreproduced_sentence(view[waiting])}</p>")
+        if waiting_line:
+            parts.append(f"<p>{unreproduced_sentence(view[waiting])}</p>")
         columns = ["method", "noise", "param", "dataset", "table", "claim_psnr_db"]
         parts.append(_collapsed(f"All {int(waiting.sum())} claims with no number of ours yet",
                                 styled(view.loc[waiting, columns]).to_html()))
@@ -257,7 +258,7 @@ def paper_table(paper: str, metric: str, budget: str = "cpu", results_dir=None):
         parts.append(f"<p>{unreproduced_sentence(rest)}</p>")
     parts.append(folded("Every claim in full: our number at each budget, Δ, 95 % interval and cost; the "
                         "claims with no number of ours; our rows that match no claim (diagnostics, "
-                        "ablations)", claims_table(paper, results_dir)).data)
+                        "ablations)", claims_table(paper, results_dir, waiting_line=False)).data)
     from IPython.display import HTML
 
     return HTML("\n".join(parts))

@@ -227,6 +227,7 @@ def test_the_paper_table_lays_out_methods_by_data_set_with_ours_and_the_claim_in
     assert "30.60 (30.50)" in main  # BM3D on Set14
     assert "1 claim has no number of ours yet, in 1 setting: poisson lam=30 (1)." in main  # not a row of dashes
     assert "31.67" not in main and "31.67" in rest
+    assert html.count("have no number of ours yet") + html.count("has no number of ours yet") == 1  # said once
     empty = report.paper_table("noise2noise", "uint8 PSNR", budget="cpu", results_dir=results).data
     assert "No claim of noise2noise stands beside a number of ours at the <code>cpu</code> budget" in empty
 
