@@ -48,9 +48,7 @@ if not p < 1:
     raise ParameterError(f"parameter 'p' must be < 1 (the probability that a pixel is dropped), got {p!r}")
 
 # %%
-import repro
-import repro.evaluate
-from repro import budgets, data, protocols, report, runs
+from repro import budgets, report, runs
 from repro.device import resolve_device
 from repro.experiments import noise2noise as recipe
 from repro.notebook import announce
@@ -90,22 +88,7 @@ fig
 # same noise and budget found in results/, and clean. PSNR (uint8) on the crop.
 
 # %%
-from repro.baselines import BM3D
-
-protocol = protocols.get("noise2noise")
-image = data.load("kodak24")[22]
-clean_full = protocol.prepare(image.pixels, "kodak24")
-noisy_full = repro.evaluate.noisy_input(protocol, test_noise, clean_full, "kodak24", 22, 0)
-crop = (..., slice(96, 352), slice(224, 480))
-noisy, clean = noisy_full[crop], clean_full[crop]
-panels = {"noisy": noisy}
-if noise == "gaussian":
-    panels["BM3D"] = BM3D(sigma)(noisy)
-for other in sorted((results / "noise2noise").glob(f"*_{noise}_{budget}_seed{seed}")):
-    if (other / "model.pt").exists():
-        panels[other.name.split("_")[0].upper()] = repro.load(other, device=dev)(noisy_full)[crop]
-fig = report.crops_figure(panels, clean)
-report.save_figure(fig, run.path / "comparison_kodim23.png")
+fig = recipe.comparison_figure(run.path, device=dev, path=run.path / "comparison_kodim23.png")
 fig
 
 # %% [markdown]

@@ -56,11 +56,9 @@ check_parameters(globals(), positive=("sigma", "lam", "k"),
 
 # %%
 import pandas as pd
-import torch
 
 import repro
-import repro.evaluate
-from repro import budgets, data, protocols, report, runs
+from repro import budgets, report, runs
 from repro.claims import method_name
 from repro.device import resolve_device
 from repro.notebook import announce
@@ -162,24 +160,8 @@ fig
 # and the clean image, on one test image per colour mode.
 
 # %%
-protocol = protocols.get(n2s.PAPER)
-for mode, run in complete.items():
-    dataset = n2s.EVAL_SETS[mode][-1 if mode == "color" else 0]
-    index = 22 if dataset == "kodak24" else 0
-    image = data.load(dataset)[index]
-    clean = protocol.prepare(image.pixels, dataset)
-    noisy = repro.evaluate.noisy_input(protocol, n2s.noise_model(noise, param), clean, dataset, index, 0)
-    model = repro.load(run.path, device=dev)
-    panels = {"noisy": noisy, "Noise2Score": model(noisy)}
-    if noise == "gaussian":
-        relu = diag.VariantDenoiser(model.model, diag.EVAL_VARIANTS["noise2score_relu_output"], param)
-        with torch.no_grad():
-            panels["with a final ReLU"] = relu(noisy.to(dev)).cpu()
-    window = (..., slice(100, 300), slice(100, 300))
-    fig = report.crops_figure({title: img.clamp(0, 1)[window] for title, img in panels.items()}, clean[window],
-                              flavour="float")
-    display(fig)
-    report.save_figure(fig, run.path / f"comparison_{dataset}_{image.name}.png")
+for run in complete.values():
+    display(recipe.comparison_figure(run.path, device=dev, path=run.path / recipe.comparison_file(run.path)))
 
 # %% [markdown]
 # ## Reproduced numbers

@@ -54,8 +54,7 @@ check_parameters(globals(), positive=("sigma",),
 import torch
 
 import repro
-import repro.evaluate
-from repro import budgets, data, report, runs
+from repro import budgets, report, runs
 from repro.device import resolve_device
 from repro.experiments import ssdn as recipe
 from repro.notebook import announce
@@ -88,7 +87,7 @@ print(f"method={run_method} train noise {setting.train_noise.label}, "
 # %%
 run = recipe.train(setting, budget=budget, device=dev, results_dir=results, precision=precision, seed=seed,
                    time_limit_s=time_limit_min * 60 or None)
-protocol, validator = recipe.protocol(budget), recipe.validator(setting, budget)
+validator = recipe.validator(setting, budget)
 run.path
 
 # %% [markdown]
@@ -121,20 +120,7 @@ fig
 # of the protocol), denoised as a crop; PSNR of the crop.
 
 # %%
-image = data.load("kodak24")[22]
-window = (..., slice(100, 356), slice(250, 506))
-clean_full = protocol.prepare(image.pixels, "kodak24")
-clean = clean_full[window]
-noisy = repro.evaluate.noisy_input(protocol, test_noise, clean_full, "kodak24", 22, 0)[window]
-panels = {"noisy": noisy}
-if trained is not None:
-    with torch.no_grad():
-        if blind_spot:
-            prior, _ = trained.model(noisy.to(dev))
-            panels["prior mean μ_x"] = prior[:, :3].float().cpu()
-        panels[run_method] = trained(noisy).cpu()
-fig = report.crops_figure(panels, clean)
-report.save_figure(fig, run.path / "comparison_kodim23.png")
+fig = recipe.comparison_figure(run.path, device=dev, path=run.path / "comparison_kodim23.png")
 fig
 
 # %% [markdown]

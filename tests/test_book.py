@@ -382,33 +382,8 @@ def test_the_browser_driver_measures_a_page(tmp_path):
 # A figure saved with a plain ``fig.savefig`` can lose the top of its titles (two-line panel titles ran
 # ~2-5 px over the top edge with matplotlib's "constrained" layout); ``report.save_figure`` pads every edge.
 # Cut text shows as dark pixels in the image's first row, where a padded figure has only background.
-# The committed PNGs below were saved that way before ``report.crops_figure`` moved to the "compressed"
-# layout; their pixels are lost, so they are not regenerated here. Fix: re-run the comparison cell of the
-# notebook that wrote each one (``notebooks/<paper>.py``, saving with ``report.save_figure(fig, path)``),
-# then drop the line. A PNG cut at the top that is not listed fails; so does a listed one that is fixed.
-KNOWN_CLIPPED = {f"results/{path}" for path in """
-    noise2noise/n2c_gaussian_cpu_seed0/comparison_kodim23.png
-    noise2noise/n2n_gaussian_cpu_seed0/comparison_kodim23.png
-    noise2noise/n2n_poisson_cpu_seed0/comparison_kodim23.png
-    noise2score/noise2score_gaussian_sigma25_color_cpu1500_seed0/comparison_kodak24_kodim23.png
-    noise2score/noise2score_gaussian_sigma25_color_cpu_seed0/comparison_kodak24_kodim23.png
-    noise2score/noise2score_gaussian_sigma25_gray_cpu1500_seed0/comparison_set12_01.png
-    noise2score/noise2score_gaussian_sigma25_gray_cpu_seed0/comparison_set12_01.png
-    noise2score/noise2score_gaussian_sigma50_color_cpu_seed0/comparison_kodak24_kodim23.png
-    noise2score/noise2score_gaussian_sigma50_gray_cpu_seed0/comparison_set12_01.png
-    ssdn/n2c_sigma25_cpu3k_seed0/comparison_kodim23.png
-    ssdn/n2c_sigma25_cpu_seed0/comparison_kodim23.png
-    ssdn/n2n_sigma25_cpu3k_seed0/comparison_kodim23.png
-    ssdn/n2n_sigma25_cpu_seed0/comparison_kodim23.png
-    ssdn/n2v_sigma25_cpu3k_seed0/comparison_kodim23.png
-    ssdn/n2v_sigma25_cpu_seed0/comparison_kodim23.png
-    ssdn/ssdn_global_sigma25_cpu3k_seed0/comparison_kodim23.png
-    ssdn/ssdn_global_sigma25_cpu_seed0/comparison_kodim23.png
-    ssdn/ssdn_known_sigma25_cpu3k_seed0/comparison_kodim23.png
-    ssdn/ssdn_known_sigma25_cpu_seed0/comparison_kodim23.png
-    ssdn/ssdn_mu_sigma25_cpu3k_seed0/comparison_kodim23.png
-    ssdn/ssdn_mu_sigma25_cpu_seed0/comparison_kodim23.png
-""".split()}
+# The committed comparison PNGs once saved that way were re-drawn from their models by
+# ``results/rerender_comparisons.py`` (the notebooks' figure code: ``comparison_figure`` of the recipes).
 
 
 def cut_at_top(path: Path) -> bool:
@@ -436,11 +411,8 @@ def test_cut_at_top_tells_a_padded_figure_from_a_cut_one(tmp_path):
 def test_committed_figures_have_whole_titles():
     """The PNGs of the run folders, which chapters show (``report.figure_paths``, ``report.figure_grid``)."""
     figures = sorted(REPO_ROOT.glob("results/*/*/*.png"))
-    cut = {str(path.relative_to(REPO_ROOT)) for path in figures if cut_at_top(path)}
-    assert not cut - KNOWN_CLIPPED, ("figures with titles cut at the top (save them with report.save_figure): "
-                                     + ", ".join(sorted(cut - KNOWN_CLIPPED)))
-    fixed = {path for path in KNOWN_CLIPPED if path not in cut}
-    assert not fixed, "no longer cut (or gone), drop from KNOWN_CLIPPED: " + ", ".join(sorted(fixed))
+    cut = [str(path.relative_to(REPO_ROOT)) for path in figures if cut_at_top(path)]
+    assert not cut, "figures with titles cut at the top (save them with report.save_figure): " + ", ".join(cut)
 
 
 @pytest.mark.slow

@@ -8,8 +8,14 @@ The U-Net recipe itself (:func:`train_unet`) is shared with Neighbor2Neighbor, w
 """
 from __future__ import annotations
 
-from .. import data, noise as noises, protocols
-from ..evaluate import Validator
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from .. import data, noise as noises, protocols, report
+from ..baselines import BM3D
+from ..checkpoints import MODEL_FILE, load
+from ..evaluate import Validator, noisy_input
 from ..methods import noise2noise as n2n
 from ..models import UNet
 from ..pipeline import train_and_evaluate
@@ -70,3 +76,32 @@ def train(method: str = "n2n", noise: str = "gaussian", sigma: float = 25.0, lam
                 **({"p": p, "loss": type(loss_fn).__name__} if noise == "bernoulli" else {}), "precision": precision},
         budget=budget, device=device, results_dir=results_dir, precision=precision, seed=seed,
         time_limit_s=time_limit_s, progress=progress)
+
+
+def comparison_figure(run_path, *, device="cpu", path=None) -> Figure:
+    """The run's visual comparison: a 256×256 crop of Kodak image 23 (first realisation of the protocol's
+    seeded noise, the run's test noise): noisy, BM3D (Gaussian noise, σ known), every trained Noise2Noise-paper
+    model beside ``run_path`` with the same noise, budget and seed (N2C, N2N, …), and clean; PSNR (uint8) on
+    the crop. The models denoise the whole image, BM3D the crop. Saved with :func:`repro.report.save_figure`
+    to ``path`` when given; returns the figure.
+    """
+    run_path = Path(run_path)
+    params = Run(run_path).info["params"]
+    noise = params["noise"]
+    evaluation_noise = test_noise(noise, params["sigma"], params["lam"], params.get("p", 0.5))
+    protocol = protocols.get(PROTOCOL)
+    clean_full = protocol.prepare(data.load("kodak24")[22].pixels, "kodak24")
+    noisy_full = noisy_input(protocol, evaluation_noise, clean_full, "kodak24", 22, 0)
+    crop = (..., slice(96, 352), slice(224, 480))
+    noisy, clean = noisy_full[crop], clean_full[crop]
+    panels = {"noisy": noisy}
+    if noise == "gaussian":
+        panels["BM3D"] = BM3D(params["sigma"])(noisy)
+    same = run_path.name.split("_", 1)[1]  # <noise>_<budget>_seed<seed> of run_name (budget cpu-6k is named cpu6k)
+    for other in sorted(run_path.parent.glob(f"*_{same}")):
+        if (other / MODEL_FILE).exists():
+            panels[other.name.split("_")[0].upper()] = load(other, device=device)(noisy_full)[crop]
+    fig = report.crops_figure(panels, clean)
+    if path is not None:
+        report.save_figure(fig, path)
+    return fig

@@ -6,9 +6,14 @@ The method itself (AR-DAE loss, Tweedie's formulas, hyper-parameters with their 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from .. import data, runs
-from ..evaluate import Validator, evaluate
+import torch
+from matplotlib.figure import Figure
+
+from .. import data, report, runs
+from ..checkpoints import load
+from ..evaluate import Validator, evaluate, noisy_input
 from ..methods.noise2score import (BETAS, BLIND_TRAIN_SIGMA, BUDGETS, EVAL_SETS, LR, PAPER, PRECISION,
                                    RAMPDOWN_FRACTION, TRAIN_SETS, ARDAELoss, ScoreDenoiser, Setting, build_model,
                                    epoch_iterations, iterations_for, noise_model)
@@ -99,3 +104,45 @@ def evaluate_with(base_run, name: str, method: str, denoiser, *, results_dir, de
     run.finish(eval_wall_s=round(time.perf_counter() - start, 1))
     runs.write_summary(results_dir)
     return run
+
+
+def comparison_image(setting: Setting) -> tuple[str, int]:
+    """The test image of the visual comparison: kodim23 of Kodak24 in colour, the first of Set12 in gray."""
+    dataset = EVAL_SETS[setting.channels][-1 if setting.channels == "color" else 0]
+    return dataset, 22 if dataset == "kodak24" else 0
+
+
+def comparison_file(run_path) -> str:
+    """The comparison figure's file name in the run folder, ``comparison_<dataset>_<image>.png``."""
+    dataset, index = comparison_image(Setting(**runs.Run(run_path).info["params"]["setting"]))
+    return f"comparison_{dataset}_{data.load(dataset)[index].name}.png"
+
+
+def comparison_figure(run_path, *, device="cpu", path=None) -> Figure:
+    """The run's visual comparison on one test image of its colour mode (:func:`comparison_image`, first
+    seeded realisation of the protocol's noise): noisy input, the Tweedie estimate (``Noise2Score``), for
+    Gaussian noise the same network with a final ReLU (the diagnosis' main suspect for a ~23 dB
+    re-implementation), and clean; the 200×200 crop at (100, 100), outputs clamped to [0, 1], float PSNR of the crop.
+    Saved with :func:`repro.report.save_figure` to ``path`` when given (the notebook's name is
+    :func:`comparison_file`); returns the figure.
+    """
+    from .noise2score_diagnosis import EVAL_VARIANTS, VariantDenoiser  # it imports this module
+
+    run_path = Path(run_path)
+    setting = Setting(**runs.Run(run_path).info["params"]["setting"])
+    dataset, index = comparison_image(setting)
+    protocol = get_protocol(PAPER)
+    clean = protocol.prepare(data.load(dataset)[index].pixels, dataset)
+    noisy = noisy_input(protocol, noise_model(setting.noise, setting.param), clean, dataset, index, 0)
+    model = load(run_path, device=device)
+    panels = {"noisy": noisy, "Noise2Score": model(noisy)}
+    if setting.noise == "gaussian":
+        relu = VariantDenoiser(model.model, EVAL_VARIANTS["noise2score_relu_output"], setting.param)
+        with torch.no_grad():
+            panels["with a final ReLU"] = relu(noisy.to(model.device)).cpu()
+    window = (..., slice(100, 300), slice(100, 300))
+    fig = report.crops_figure({title: img.clamp(0, 1)[window] for title, img in panels.items()}, clean[window],
+                              flavour="float")
+    if path is not None:
+        report.save_figure(fig, path)
+    return fig

@@ -8,9 +8,14 @@ training σ; otherwise it learns σ (one global value, or per image with a secon
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
-from .. import data, noise as noises, protocols
-from ..evaluate import Validator
+import torch
+from matplotlib.figure import Figure
+
+from .. import data, noise as noises, protocols, report
+from ..checkpoints import MODEL_FILE, load
+from ..evaluate import Validator, noisy_input
 from ..methods import ssdn
 from ..patches import PatchSampler
 from ..pipeline import train_and_evaluate
@@ -103,3 +108,32 @@ def train(setting: Setting, *, budget: str, device, results_dir, precision: str 
                 **hp},
         validate=lambda net: check(ssdn.make_denoiser(net, setting.run_method, **rule)), inference=rule,
         datasets=hp["eval_datasets"], eval_images=hp["eval_images"], time_limit_s=time_limit_s, progress=progress)
+
+
+def comparison_figure(run_path, *, device="cpu", path=None) -> Figure:
+    """What the posterior mean adds, on the run's model: noisy input, the prior mean μ_x that a blind-spot
+    network predicts without seeing the pixel (SSDN and its diagonal ablation only), the method's output
+    (the posterior mean for SSDN) and clean, on a 256×256 crop of kodim23 (first noise realisation of the
+    protocol), denoised as a crop; PSNR (uint8) of the crop. Without a ``model.pt`` only noisy and clean.
+    Saved with :func:`repro.report.save_figure` to ``path`` when given; returns the figure.
+    """
+    run_path = Path(run_path)
+    params = Run(run_path).info["params"]
+    setting = Setting(params["method"], params["sigma_mode"] if params["sigma_mode"] != "n/a" else "known",
+                      params["train_noise"].split("=")[1], params["sigma"])
+    window = (..., slice(100, 356), slice(250, 506))
+    test_protocol = protocols.get(ssdn.PAPER)  # only realisation 0: the budget's number of repeats does not matter
+    clean_full = test_protocol.prepare(data.load("kodak24")[22].pixels, "kodak24")
+    noisy = noisy_input(test_protocol, setting.test_noise, clean_full, "kodak24", 22, 0)[window]
+    panels = {"noisy": noisy}
+    if (run_path / MODEL_FILE).exists():
+        trained = load(run_path, device=device)
+        with torch.no_grad():
+            if setting.blind_spot:
+                prior, _ = trained.model(noisy.to(trained.device))
+                panels["prior mean μ_x"] = prior[:, :3].float().cpu()
+            panels[setting.run_method] = trained(noisy).cpu()
+    fig = report.crops_figure(panels, clean_full[window])
+    if path is not None:
+        report.save_figure(fig, path)
+    return fig
