@@ -30,11 +30,11 @@ Main entry points (names other chapters rely on):
 """
 from __future__ import annotations
 
+import io
 import json
 import math
+import re
 from pathlib import Path
-
-import io
 
 import numpy as np
 import pandas as pd
@@ -1040,10 +1040,13 @@ def styled(df: pd.DataFrame, decimals: int = 2, caption: str | None = None, css_
 
 
 def _breakable(value, longer_than: int = 16) -> str:
-    """A long identifier with a line-break opportunity (a zero-width space) after each "_" and "/", so that
-    a table of run folders fits the text column without breaking words anywhere.
+    """A long identifier with a line-break opportunity (a zero-width space) after each "_" and "/", and
+    after the "2" of a name like neighbor2neighbor, so that a table of run folders fits the text column
+    without breaking words anywhere.
 
-    >>> _breakable("noise2score_gaussian_sigma25") == "noise2score_\u200bgaussian_\u200bsigma25"
+    >>> _breakable("noise2score_gaussian_sigma25") == "noise2\u200bscore_\u200bgaussian_\u200bsigma25"
+    True
+    >>> _breakable("neighbor2neighbor") == "neighbor2\u200bneighbor"
     True
     >>> _breakable("n2n_smoke"), _breakable(3)
     ('n2n_smoke', '3')
@@ -1051,6 +1054,7 @@ def _breakable(value, longer_than: int = 16) -> str:
     text = str(value)
     if len(text) <= longer_than or " " in text:
         return text
+    text = re.sub(r"(?<=[a-z]{3})2(?=[a-z]{3})", "2\u200b", text)  # noise2score, not n2n
     return text.replace("_", "_\u200b").replace("/", "/\u200b")
 
 
