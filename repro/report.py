@@ -184,8 +184,9 @@ def claims_table(paper: str, results_dir=None, waiting_line: bool = True):
     """What a paper chapter shows of its claims, in three parts (an HTML block):
 
     1. the claims that stand beside a number of ours (claimed, reproduced, Δ, budget, cost);
-    2. one line for the claims with no number yet ("n claims have no number of ours yet, in k settings: ..."), their full list
-       collapsed under it (the line left out with ``waiting_line=False``, where the caller prints its own);
+    2. one line for the claims with no number yet ("n claims have no number of ours yet, in k settings: ..."),
+       their full list collapsed under it (the line left out with ``waiting_line=False``, where the caller
+       prints its own);
     3. our runs that match no claim (diagnostic variants, ablations, settings the paper does not report),
        collapsed and labelled as such, never mixed with the reproductions.
     """
@@ -224,6 +225,8 @@ def paper_table(paper: str, metric: str, budget: str = "cpu", results_dir=None):
     """The paper's table as it lays it out, for the settings we ran: a row per method, a column per data set,
     'ours (claimed)' in each cell at ``budget``; then one line for the settings we did not run, and every
     claim in full (budget, Δ, interval, cost; our rows that match no claim) folded under it."""
+    from IPython.display import HTML
+
     full = claims_vs_reproduced(paper, results_dir)
     printed = full[full.claim_psnr_db.notna() & full.table.astype(str).str.startswith("Table")]
     key = ["noise", "param", "method", "dataset"]
@@ -259,8 +262,6 @@ def paper_table(paper: str, metric: str, budget: str = "cpu", results_dir=None):
     parts.append(folded("Every claim in full: our number at each budget, Δ, 95 % interval and cost; the "
                         "claims with no number of ours; our rows that match no claim (diagnostics, "
                         "ablations)", claims_table(paper, results_dir, waiting_line=False)).data)
-    from IPython.display import HTML
-
     return HTML("\n".join(parts))
 
 
