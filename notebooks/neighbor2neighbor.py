@@ -47,9 +47,7 @@ from repro.methods import neighbor2neighbor as nb2nb
 check_parameters(globals(), choices={"noise": nb2nb.TRAIN_NOISE}, positive=("sigma", "lam"))
 
 # %%
-import repro
-import repro.evaluate
-from repro import budgets, data, protocols, report, runs
+from repro import budgets, report, runs
 from repro.device import resolve_device
 from repro.experiments import neighbor2neighbor as recipe
 from repro.notebook import announce
@@ -90,23 +88,11 @@ fig
 
 # %% [markdown]
 # ## Visual comparison
-# A 256×256 crop of Kodak image 23: noisy, this run, the Noise2Noise-paper U-Nets (N2N, N2C) of the same
-# noise, budget and seed found in results/, and clean. PSNR (uint8) on the crop.
+# A 256×256 crop of Kodak image 23: noisy, BM3D (Gaussian noise, σ known), this run, the Noise2Noise-paper U-Nets
+# (N2C, N2N) of the same noise, budget and seed found in results/, and clean. PSNR (uint8) on the crop.
 
 # %%
-protocol = protocols.get(recipe.PROTOCOL)
-image = data.load("kodak24")[22]
-clean_full = protocol.prepare(image.pixels, "kodak24")
-noisy_full = repro.evaluate.noisy_input(protocol, test_noise, clean_full, "kodak24", 22, 0)
-crop = (..., slice(96, 352), slice(224, 480))
-noisy, clean = noisy_full[crop], clean_full[crop]
-panels = {"noisy": noisy, "Nb2Nb": repro.load(run.path, device=dev)(noisy_full)[crop]}
-for other in sorted((results / "noise2noise").glob(f"n2*_{noise}_{budget}_seed{seed}")):
-    if (other / "model.pt").exists():
-        panels[other.name.split("_")[0].upper()] = repro.load(other, device=dev)(noisy_full)[crop]
-fig = report.crops_figure(panels, clean)
-report.save_figure(fig, run.path / "comparison_kodim23.png")
-fig
+recipe.comparison_figure(run.path, device=dev, path=run.path / "comparison_kodim23.png")
 
 # %% [markdown]
 # ## Reproduced, beside Noise2Noise at the same budget

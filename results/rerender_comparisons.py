@@ -5,10 +5,11 @@ panel titles by a few pixels at the top (``tests/test_book.py::test_committed_fi
 checks the first row of every committed PNG). They now save with ``repro.report.save_figure`` (tight
 bounding box), but a PNG is only rewritten when its notebook runs again, which means training again. The
 figure code lives in the recipe modules (``comparison_figure`` of ``repro.experiments.noise2noise``,
-``.ssdn`` and ``.noise2score``; each notebook's comparison cell is one call of it), so this script draws
-the same figures from the ``model.pt`` already in each run folder: no training, a few minutes on a CPU.
+``.neighbor2neighbor``, ``.ssdn`` and ``.noise2score``; each notebook's comparison cell is one call of it),
+so this script draws the same figures from the ``model.pt`` already in each run folder: no training, a few
+minutes on a CPU.
 
-It rewrites ``comparison_*.png`` of every folder ``results/<paper>/<run>/`` of those three papers that
+It rewrites ``comparison_*.png`` of every folder ``results/<paper>/<run>/`` of those four papers that
 has one and a ``model.pt``; nothing else in the folder is touched. A Noise2Noise figure shows every model
 of the same noise, budget and seed found beside the run, so a run trained since the PNG was drawn (e.g.
 an N2C model) adds its panel.
@@ -24,14 +25,14 @@ from pathlib import Path
 
 from repro.checkpoints import MODEL_FILE
 from repro.device import resolve_device
-from repro.experiments import noise2noise, noise2score, ssdn
+from repro.experiments import neighbor2neighbor, noise2noise, noise2score, ssdn
 
 RESULTS = Path(__file__).resolve().parent
-RECIPES = {"noise2noise": noise2noise, "ssdn": ssdn, "noise2score": noise2score}
+RECIPES = {"noise2noise": noise2noise, "neighbor2neighbor": neighbor2neighbor, "ssdn": ssdn, "noise2score": noise2score}
 
 
 def run_folders() -> list[Path]:
-    """The committed run folders of the three papers with a comparison PNG and a model to redraw it from."""
+    """The committed run folders of the four papers with a comparison PNG and a model to redraw it from."""
     return [folder for paper in RECIPES for folder in sorted((RESULTS / paper).iterdir())
             if (folder / MODEL_FILE).is_file() and any(folder.glob("comparison_*.png"))]
 

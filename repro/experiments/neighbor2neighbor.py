@@ -59,3 +59,9 @@ def train(method: str = "neighbor2neighbor", noise: str = "gaussian", sigma: flo
                 "gamma_schedule": f"epoch/{loss_fn.epochs} * {loss_fn.increase_ratio}, {loss_fn.epochs} equal epochs"},
         budget=budget, device=device, results_dir=results_dir, precision=precision, seed=seed,
         time_limit_s=time_limit_s, progress=progress)
+
+
+def comparison_figure(run_path, *, device="cpu", path=None):
+    """The run's visual comparison: the Noise2Noise one (:func:`repro.experiments.noise2noise.comparison_figure`,
+    a crop of Kodak image 23 with BM3D and our N2N/N2C of the same noise, budget and seed) with this run's panel."""
+    return n2n_recipe.comparison_figure(run_path, device=device, path=path, own_panel="Nb2Nb")

@@ -78,12 +78,15 @@ def train(method: str = "n2n", noise: str = "gaussian", sigma: float = 25.0, lam
         time_limit_s=time_limit_s, progress=progress)
 
 
-def comparison_figure(run_path, *, device="cpu", path=None) -> Figure:
+def comparison_figure(run_path, *, device="cpu", path=None, own_panel: str | None = None) -> Figure:
     """The run's visual comparison: a 256×256 crop of Kodak image 23 (first realisation of the protocol's
     seeded noise, the run's test noise): noisy, BM3D (Gaussian noise, σ known), every trained Noise2Noise-paper
     model beside ``run_path`` with the same noise, budget and seed (N2C, N2N, …), and clean; PSNR (uint8) on
     the crop. The models denoise the whole image, BM3D the crop. Saved with :func:`repro.report.save_figure`
     to ``path`` when given; returns the figure.
+
+    A run of another paper trained with :func:`train_unet` (Neighbor2Neighbor) names its own panel
+    ``own_panel``: it comes before the Noise2Noise-paper models, which are looked up in that paper's folder.
     """
     run_path = Path(run_path)
     params = Run(run_path).info["params"]
@@ -97,8 +100,10 @@ def comparison_figure(run_path, *, device="cpu", path=None) -> Figure:
     panels = {"noisy": noisy}
     if noise == "gaussian":
         panels["BM3D"] = BM3D(params["sigma"])(noisy)
+    if own_panel is not None:
+        panels[own_panel] = load(run_path, device=device)(noisy_full)[crop]
     same = run_path.name.split("_", 1)[1]  # <noise>_<budget>_seed<seed> of run_name (budget cpu-6k is named cpu6k)
-    for other in sorted(run_path.parent.glob(f"*_{same}")):
+    for other in sorted((run_path.parent.parent / n2n.PAPER).glob(f"*_{same}")):
         if (other / MODEL_FILE).exists():
             panels[other.name.split("_")[0].upper()] = load(other, device=device)(noisy_full)[crop]
     fig = report.crops_figure(panels, clean)
