@@ -106,25 +106,15 @@ def test_the_lr_schedule_is_the_colab_steplr():
     assert (zsn2n.PAPER.steps, zsn2n.steps_for_budget("cpu"), zsn2n.steps_for_budget("smoke")) == (3000, 3000, 10)
 
 
-@pytest.mark.parametrize("path", ["reference", "fast"])
-def test_fit_denoises_and_both_paths_agree(path):
-    clean = smooth_image(3, 64)
-    noisy = noise.Gaussian(25, clip=True)(clean, generator=torch.Generator().manual_seed(0))
-    before = float(metrics.psnr(noisy, clean, "float")[0])
-    result = zsn2n.fit(noisy, steps=300, path=path, device="cpu")
-    after = float(metrics.psnr(zsn2n.denoise_with(result.model, noisy), clean, "float")[0])
-    assert after > before + 3.0, (before, after)
-    assert result.precision == ("fp32" if path == "reference" else zsn2n.fast_precision(torch.device("cpu")))
-    assert result.cpu_seconds > 0 and result.seconds > 0
-
-
-def test_fast_path_follows_the_reference_trajectory_and_lands_close():
-    """In fp32 the fast path's rewrites (slicing, one batch, channels_last) follow the reference weights
-    step for step; later, Adam amplifies rounding differences (a parameter whose gradient is ~0 gets a
-    full-size step of either sign), so fits end at nearby, not identical, points. bf16 ends as close.
-    The 3000-step PSNR gap on Kodak crops is measured in results/zs_n2n/."""
+def test_both_paths_denoise_and_the_fast_one_follows_the_reference_trajectory():
+    """Each path denoises (300 steps gain > 3 dB; about 11 here). In fp32 the fast path's rewrites (slicing,
+    one batch, channels_last) follow the reference weights step for step; later, Adam amplifies rounding
+    differences (a parameter whose gradient is ~0 gets a full-size step of either sign), so fits end at nearby,
+    not identical, points. bf16 ends as close. The 3000-step PSNR gap on Kodak crops is measured in
+    results/zs_n2n/."""
     clean = smooth_image(1, 48)
     noisy = noise.Gaussian(25, clip=True)(clean, generator=torch.Generator().manual_seed(1))
+    before = float(metrics.psnr(noisy, clean, "float")[0])
     early = [zsn2n.fit(noisy, steps=30, path=p, device="cpu", precision=q) for p, q in
              (("reference", None), ("fast", "fp32"))]
     for a, b in zip(early[0].model.parameters(), early[1].model.parameters()):
@@ -134,7 +124,9 @@ def test_fast_path_follows_the_reference_trajectory_and_lands_close():
         result = zsn2n.fit(noisy, steps=300, path=path, device="cpu", precision=precision)
         assert result.precision == (precision or ("fp32" if path == "reference" else
                                                   zsn2n.fast_precision(torch.device("cpu"))))
+        assert result.cpu_seconds > 0 and result.seconds > 0
         psnrs[precision or path] = float(metrics.psnr(zsn2n.denoise_with(result.model, noisy), clean, "float")[0])
+    assert min(psnrs.values()) > before + 3.0, (before, psnrs)
     assert abs(psnrs["fp32"] - psnrs["reference"]) < 0.3, psnrs
     assert abs(psnrs["fast"] - psnrs["reference"]) < 0.3, psnrs
 
