@@ -7,8 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import test_workflow
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# The workflow's smoke grid (test_workflow) executes these notebooks at budget=smoke with their default
+# parameters and checks their run folders: executing them here too would add minutes, not checks.
+RUN_BY_THE_SMOKE_GRID = {row[0] for row in test_workflow.SMOKE}
 
 
 def _code_cells(nb: dict) -> list[str]:
@@ -36,8 +41,18 @@ def test_every_parameter_is_documented(path):
     assert "Unable to parse" not in out
 
 
+def test_the_smoke_grid_runs_its_notebooks_with_their_defaults():
+    """What lets test_notebook_runs_at_smoke_budget leave those notebooks to the smoke grid."""
+    assert RUN_BY_THE_SMOKE_GRID and RUN_BY_THE_SMOKE_GRID <= {path.stem for path in NOTEBOOKS}
+    for row in test_workflow.SMOKE:
+        record = dict(zip(test_workflow.COLUMNS, row))
+        defaults = test_workflow.notebook_parameters({**record, "notebook_params": ""})
+        assert test_workflow.notebook_parameters(record) == defaults, record["notebook_params"]
+        assert record["budget"] == "smoke"
+
+
 @pytest.mark.notebook
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem not in RUN_BY_THE_SMOKE_GRID], ids=lambda p: p.stem)
 def test_notebook_runs_at_smoke_budget(path, tmp_path):
     import papermill
 
