@@ -3,6 +3,7 @@
     repro summary                                  # rebuild results/summary.csv from the run folders
     repro claims ../shared/claims/claims.csv       # regenerate results/claims.csv (verified claims only)
     repro baseline bm3d --protocol noise2noise --sigma 25
+    repro baseline anscombe_bm3d --protocol noise2noise --lam 30
     repro denoise photo.png more/ -o outdir        # see repro.denoise_files (--protocol paper: the published fit)
 """
 from __future__ import annotations
@@ -15,24 +16,33 @@ from . import baselines, noise, protocols, runs
 from .evaluate import evaluate
 
 
-def run_baseline(method: str, protocol_name: str, sigma: float, results_dir=None, datasets=None,
+BASELINES = ("bm3d", "anscombe_bm3d")  # Gaussian noise with σ known; Poisson noise with λ known
+
+
+def run_baseline(method: str, protocol_name: str, level: float, results_dir=None, datasets=None,
                  n_images=None, budget="cpu", progress=True) -> runs.Run:
-    """Evaluate a classical baseline under a protocol into a resumable run folder."""
+    """Evaluate a classical baseline under a protocol into a resumable run folder: ``bm3d`` on Gaussian noise of
+    σ = ``level`` (0-255 scale) or ``anscombe_bm3d`` on Poisson noise of λ = ``level`` (count at white)."""
     protocol = protocols.get(protocol_name)
-    if method != "bm3d":
-        raise ValueError(f"unknown baseline '{method}'")
-    noise_model = noise.Gaussian(sigma)
-    name = f"bm3d_{noise_model.label.replace('=', '')}_{protocol.name}_protocol"
+    if method == "bm3d":
+        noise_model, denoiser = noise.Gaussian(level), baselines.BM3D(level)
+        params = {"sigma": level}
+    elif method == "anscombe_bm3d":
+        noise_model, denoiser = noise.Poisson(level), baselines.AnscombeBM3D(level)
+        params = {"lam": level, "stabilisation": "Anscombe, then the exact unbiased inverse (closed form)"}
+    else:
+        raise ValueError(f"unknown baseline '{method}': one of {', '.join(BASELINES)}")
+    name = f"{method}_{noise_model.label.replace('=', '')}_{protocol.name}_protocol"
     if n_images is not None:
         name += f"_first{n_images}"
     paper = "noise2noise" if protocol.name in ("noise2noise", "ssdn") else protocol.name
-    run = runs.Run.open(results_dir or runs.default_results_dir(), paper, name, method="bm3d",
+    run = runs.Run.open(results_dir or runs.default_results_dir(), paper, name, method=method,
                         noise=noise_model.name, param=noise_model.label, protocol=protocol.name,
                         budget=budget, device="cpu", iterations=0, train_wall_s=0.0, seed=protocol.seed,
-                        params={"sigma": sigma, "datasets": datasets, "n_images": n_images,
+                        params={**params, "datasets": datasets, "n_images": n_images,
                                 "bm3d_profile": "np (package default)", "colour": "CBM3D on RGB, BM3D on gray"})
     start = time.perf_counter()
-    evaluate(baselines.BM3D(sigma), protocol, noise_model, datasets=datasets, n_images=n_images,
+    evaluate(denoiser, protocol, noise_model, datasets=datasets, n_images=n_images,
              per_image_csv=run.per_image_csv, progress=progress)
     run.finish(eval_wall_s=round(run.info.get("eval_wall_s", 0.0) + time.perf_counter() - start, 1))
     return run
@@ -50,9 +60,10 @@ def main(argv=None) -> int:
     p.add_argument("--results", default=None, help="results folder (default: ./results)")
 
     p = sub.add_parser("baseline", help="evaluate a classical baseline into a run folder")
-    p.add_argument("method", choices=["bm3d"])
+    p.add_argument("method", choices=BASELINES, help="bm3d (Gaussian noise) or anscombe_bm3d (Poisson noise)")
     p.add_argument("--protocol", required=True, choices=sorted(protocols.PROTOCOLS))
-    p.add_argument("--sigma", type=float, required=True, help="Gaussian noise level, 0-255 scale")
+    p.add_argument("--sigma", type=float, help="Gaussian noise level, 0-255 scale (bm3d)")
+    p.add_argument("--lam", type=float, help="Poisson noise: photon count at white, lambda = 1/zeta (anscombe_bm3d)")
     p.add_argument("--datasets", nargs="*", default=None)
     p.add_argument("--n-images", type=int, default=None)
     p.add_argument("--results", default=None)
@@ -104,7 +115,13 @@ def main(argv=None) -> int:
         path = claims.write_claims(args.source, args.results)
         print(f"wrote {path} ({len(claims.load(path.parent))} verified claims)")
     elif args.command == "baseline":
-        run = run_baseline(args.method, args.protocol, args.sigma, args.results, args.datasets, args.n_images)
+        needed, other = ("sigma", "lam") if args.method == "bm3d" else ("lam", "sigma")
+        if getattr(args, needed) is None or getattr(args, other) is not None:
+            parser.error(f"baseline {args.method} takes --{needed} (and not --{other})")
+        level = getattr(args, needed)
+        if level <= 0:
+            parser.error(f"--{needed} must be > 0, got {level:g}")
+        run = run_baseline(args.method, args.protocol, level, args.results, args.datasets, args.n_images)
         print(run.path)
         runs.write_summary(args.results)
     elif args.command == "denoise":
