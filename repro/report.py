@@ -41,7 +41,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import claims as claims_mod
-from . import budgets, papers, runs
+from . import budgets, papers, protocols, runs
 
 PAPER_TITLES = {p.name: p.title for p in papers.PAPERS if not p.study}
 # Column headers as the book shows them.
@@ -352,6 +352,35 @@ def _verdict(comparison, table: pd.DataFrame, paper: str, noise: str, param: str
     verdict = "holds" if comparison.holds(ours) else "does not hold"
     budget = "" if b["budget"] == a["budget"] else f", against {comparison.b} at budget {b['budget']}"
     return f"{comparison}: {verdict}, {ours:+.2f} dB{paper_says}{budget}"
+
+
+def comparisons_table(paper: str, comparisons, noise: str, param: str, table: str, results_dir=None) -> pd.DataFrame:
+    """A paper's comparisons (:class:`repro.papers.Comparison`) in one noise setting, per data set of its
+    protocol: ours (``a`` at our largest complete budget against ``b`` under the same protocol, as
+    :func:`headline_table`), the paper's margin read from its table ``table`` alone (both numbers from the
+    same table, never a README beside it), and whether ours bears the comparison out.
+    """
+    summary, claims = summary_table(results_dir), load_claims(results_dir)
+    own = claims[(claims["paper"] == paper) & (claims["table"] == table) & (claims["noise"] == noise)
+                 & (claims["param"] == param)]
+    claimed = own.groupby(["method", "dataset"])["psnr_db"].first()
+    rows = []
+    for comparison in comparisons:
+        for dataset in protocols.get(papers.get(paper).protocol).datasets:
+            a = _best_row(summary, paper, comparison.a, noise, param, dataset) if len(summary) else None
+            b = _counterpart(summary, a, comparison.b, paper) if a is not None else None
+            paper_margin = (claimed.get((comparison.a, dataset), float("nan"))
+                            - claimed.get((comparison.b, dataset), float("nan")))
+            ours = float(a["psnr_db"] - b["psnr_db"]) if b is not None else float("nan")
+            rows.append({"comparison": str(comparison), "dataset": dataset,
+                         "a (dB)": a["psnr_db"] if a is not None else float("nan"),
+                         "b (dB)": b["psnr_db"] if b is not None else float("nan"),
+                         "ours a − b (dB)": ours, f"{table} a − b (dB)": paper_margin,
+                         "budget": "" if a is None else a["budget"] if b is None or b["budget"] == a["budget"]
+                         else f"{a['budget']} / {b['budget']}",
+                         "verdict": "not run" if b is None else
+                         "holds" if comparison.holds(ours) else "does not hold"})
+    return pd.DataFrame(rows)
 
 
 def gap_vs_compute_figure(results_dir=None) -> Figure:

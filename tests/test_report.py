@@ -263,6 +263,25 @@ def test_a_comparison_finds_its_baseline_under_the_same_protocol_in_another_pape
     assert nb2nb.comparison == "neighbor2neighbor ≈ n2n: does not hold, -1.00 dB, against n2n at budget smoke"
 
 
+def test_a_comparison_table_reads_the_papers_margin_from_one_table_and_says_what_is_not_run(tmp_path):
+    table_1_bm3d_kodak = "Noise2Noise (Lehtinen et al. ICML 2018),Table 1,BM3D,Gaussian,sigma=25,Kodak,31.00,no,s,yes\n"
+    (tmp_path / "claims_source.csv").write_text(CLAIMS_CSV + table_1_bm3d_kodak)
+    claims.write_claims(tmp_path / "claims_source.csv", tmp_path)
+    make_run(tmp_path, "noise2noise", "n2n_smoke", 32.0)
+    make_run(tmp_path, "noise2noise", "bm3d_smoke", 30.6, method="bm3d", curve=False, png=False, train_s=0.0)
+    runs.write_summary(tmp_path)
+    from repro.papers import Comparison
+
+    table = report.comparisons_table("noise2noise", [Comparison("n2n", ">", "bm3d"), Comparison("n2n", "≈", "bm3d")],
+                                     "gaussian", "sigma=25", "Table 1", tmp_path).set_index(["comparison", "dataset"])
+    kodak = table.loc[("n2n > bm3d", "kodak24")]
+    assert kodak["ours a − b (dB)"] == pytest.approx(1.4) and kodak.verdict == "holds"
+    assert kodak["Table 1 a − b (dB)"] == pytest.approx(32.48 - 31.00)  # Table 1's N2N, not the README's 32.39
+    assert table.loc[("n2n ≈ bm3d", "kodak24")].verdict == "does not hold"
+    assert table.loc[("n2n > bm3d", "bsd300_test")].verdict == "not run"
+    assert list(table.reset_index().dataset.unique()) == ["kodak24", "bsd300_test", "set14"]  # the protocol's sets
+
+
 # ------------------------------------------------------------------ figures: nothing cut at the edges
 def _cut_at_the_edge(fig: Figure) -> list[str]:
     """Titles (axes and figure) drawn partly outside the canvas when saved *without* a tight bounding box."""
