@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 from . import baselines, noise, protocols, runs
 from .evaluate import evaluate
@@ -41,10 +40,10 @@ def run_baseline(method: str, protocol_name: str, level: float, results_dir=None
                         budget=budget, device="cpu", iterations=0, train_wall_s=0.0, seed=protocol.seed,
                         params={**params, "datasets": datasets, "n_images": n_images,
                                 "bm3d_profile": "np (package default)", "colour": "CBM3D on RGB, BM3D on gray"})
-    start = time.perf_counter()
-    evaluate(denoiser, protocol, noise_model, datasets=datasets, n_images=n_images,
-             per_image_csv=run.per_image_csv, progress=progress)
-    run.finish(eval_wall_s=round(run.info.get("eval_wall_s", 0.0) + time.perf_counter() - start, 1))
+    table = evaluate(denoiser, protocol, noise_model, datasets=datasets, n_images=n_images,
+                     per_image_csv=run.per_image_csv, progress=progress)
+    # the per-image seconds, so that a run killed and resumed counts every session's images
+    run.finish(eval_wall_s=round(float(table.seconds.sum()), 1))
     return run
 
 

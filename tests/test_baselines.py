@@ -64,6 +64,7 @@ def test_the_baseline_command_writes_a_run_folder_the_summary_and_the_claims_rea
     assert info["status"] == "complete" and info["method"] == "anscombe_bm3d" and info["param"] == "lam=100"
     per_image = pd.read_csv(folder / "per_image.csv")
     assert len(per_image) == 1 and 20 < per_image.psnr_db[0] < 40
+    assert info["eval_wall_s"] == round(float(per_image.seconds.sum()), 1)  # counts every session of a resumed run
     row = runs.summary(tmp_path).iloc[0]
     assert (row.method, row.noise, row.param, row.dataset) == ("anscombe_bm3d", "poisson", "lam=100", "set12")
     claim = claims.join(runs.summary(tmp_path), claims.load()).iloc[0]
