@@ -15,7 +15,8 @@ from . import baselines, noise, protocols, runs
 from .evaluate import evaluate
 
 
-BASELINES = ("bm3d", "anscombe_bm3d")  # Gaussian noise with σ known; Poisson noise with λ known
+# baseline -> the noise level it is given: Gaussian σ (0-255) for BM3D, Poisson λ for Anscombe-BM3D
+BASELINES = {"bm3d": "sigma", "anscombe_bm3d": "lam"}
 
 
 def run_baseline(method: str, protocol_name: str, level: float, results_dir=None, datasets=None,
@@ -59,7 +60,7 @@ def main(argv=None) -> int:
     p.add_argument("--results", default=None, help="results folder (default: ./results)")
 
     p = sub.add_parser("baseline", help="evaluate a classical baseline into a run folder")
-    p.add_argument("method", choices=BASELINES, help="bm3d (Gaussian noise) or anscombe_bm3d (Poisson noise)")
+    p.add_argument("method", choices=list(BASELINES), help="bm3d (Gaussian noise) or anscombe_bm3d (Poisson noise)")
     p.add_argument("--protocol", required=True, choices=sorted(protocols.PROTOCOLS))
     p.add_argument("--sigma", type=float, help="Gaussian noise level, 0-255 scale (bm3d)")
     p.add_argument("--lam", type=float, help="Poisson noise: photon count at white, lambda = 1/zeta (anscombe_bm3d)")
@@ -114,7 +115,8 @@ def main(argv=None) -> int:
         path = claims.write_claims(args.source, args.results)
         print(f"wrote {path} ({len(claims.load(path.parent))} verified claims)")
     elif args.command == "baseline":
-        needed, other = ("sigma", "lam") if args.method == "bm3d" else ("lam", "sigma")
+        needed = BASELINES[args.method]
+        other = next(level for level in BASELINES.values() if level != needed)
         if getattr(args, needed) is None or getattr(args, other) is not None:
             parser.error(f"baseline {args.method} takes --{needed} (and not --{other})")
         level = getattr(args, needed)
