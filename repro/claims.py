@@ -8,8 +8,8 @@ hand. Only rows with ``verified == "yes"`` are kept, "Average" rows are dropped 
 sets), and every field is translated into the names ``results/summary.csv`` uses:
 
 * ``paper``: ``noise2noise`` (Lehtinen et al. 2018), ``ssdn`` (Laine et al. 2019), ``noise2score``
-  (Kim & Ye 2021), ``neighbor2neighbor`` (Huang et al. 2021), and ``noise2void`` (Krull et al. 2019,
-  context only: we do not reproduce it).
+  (Kim & Ye 2021), ``neighbor2neighbor`` (Huang et al. 2021), and ``noise2void`` (Krull et al. 2019:
+  its BSD68 table, scored under its own protocol, shown in the SSDN chapter).
 * ``noise``: ``gaussian``, ``poisson``, ``gamma``, ``bernoulli``.
 * ``param``: as :mod:`repro.noise` labels it: ``sigma=25``, ``sigma=5-50`` (the paper's σ∈[5,50]),
   ``lam=30`` (λ=30), ``k=100``, ``p=0.5``. Noise2Score's Poisson is written with a scale ζ = 1/λ

@@ -1,9 +1,11 @@
-"""PSNR in the two flavours the papers use, and SSIM.
+"""PSNR in the flavours the papers use, and SSIM.
 
 * ``uint8`` (NVlabs Noise2Noise, SSDN, Neighbor2Neighbor): both images are clipped to [0, 1], mapped to
   8 bits with rounding (``x*255 + 0.5`` then floor), and PSNR is taken with peak 255.
 * ``float`` (Noise2Score, Zero-Shot Noise2Noise): the estimate is clamped to [0, 1], nothing is
   rounded, peak 1.
+* ``float_raw`` (Noise2Void's BSD68 notebook): as ``float`` but the estimate is not clamped either
+  (``PSNR(gt, img)`` on the raw prediction, [0, 255] scale), so an overshoot costs what it costs.
 
 PSNR is computed per image; a set's score is the mean of per-image values, never the pooled MSE.
 
@@ -11,13 +13,19 @@ PSNR is computed per image; a set's score is the mean of per-image values, never
 >>> x = torch.full((1, 3, 8, 8), 0.5)
 >>> round(float(psnr(x + 0.01, x, "float")[0]), 3)
 40.0
+>>> y = x.clone(); y[..., 0, 0] = 0.8  # one pixel 0.3 too bright: clamping to 1 would not change it...
+>>> bool(psnr(y, x, "float")[0] == psnr(y, x, "float_raw")[0])
+True
+>>> y[..., 0, 0] = 1.4  # ...but an overshoot past white is clamped by "float", kept by "float_raw"
+>>> bool(psnr(y, x, "float")[0] > psnr(y, x, "float_raw")[0])
+True
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-FLAVOURS = ("uint8", "float")
+FLAVOURS = ("uint8", "float", "float_raw")
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:
@@ -35,8 +43,10 @@ def psnr(estimate: torch.Tensor, clean: torch.Tensor, flavour: str = "uint8") ->
         estimate, clean = estimate[None], clean[None]
     if flavour == "uint8":
         a, b, peak = quantize(estimate), quantize(clean), 255.0
-    else:
+    elif flavour == "float":
         a, b, peak = estimate.double().clamp(0, 1), clean.double(), 1.0
+    else:
+        a, b, peak = estimate.double(), clean.double(), 1.0
     mse = ((a - b) ** 2).flatten(1).mean(1)
     return 10 * torch.log10(peak**2 / mse)
 

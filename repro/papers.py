@@ -10,7 +10,9 @@ tests read this list; adding a paper is one entry here.
 >>> get("noise2score").inference.__module__
 'repro.methods.noise2score'
 >>> [p.name for p in with_results()]
-['noise2noise', 'neighbor2neighbor', 'ssdn', 'noise2score', 'zs_n2n', 'scratch_n2n']
+['noise2noise', 'neighbor2neighbor', 'ssdn', 'noise2score', 'zs_n2n', 'scratch_n2n', 'noise2void']
+>>> get("noise2void").chapter  # its BSD68 table is a section of the SSDN chapter, beside our colour N2V
+'ssdn'
 >>> get("noise2vo1d")
 Traceback (most recent call last):
 ...
@@ -54,14 +56,14 @@ class Paper:
     methods: tuple[str, ...]  # the methods of its own tables (diagnostic variants add others); claims use these names
     claims_prefix: str | None = None  # how the shared claims file's `paper` field starts for it
     inference: Callable | None = None  # make_denoiser(model, method=..., **inference); None: the output as is
-    has_results: bool = True  # False: claims only (its runs are filed under another paper)
+    in_chapter: str | None = None  # a section of another paper's chapter instead of a chapter of its own
     study: bool = False  # run folders that measure the protocol itself, not a paper's rows of the summary
     headline: tuple[str, str, str, str] | None = None  # (method, noise, param, dataset) of its main claim
     comparison: Comparison | None = None  # the comparison its main table makes
 
     @property
     def chapter(self) -> str | None:
-        return self.name if self.has_results and not self.study else None
+        return None if self.study else (self.in_chapter or self.name)
 
 
 PAPERS: tuple[Paper, ...] = (
@@ -89,8 +91,9 @@ PAPERS: tuple[Paper, ...] = (
           ("scratch_n2n", "torch_twin_n2n"), headline=("scratch_n2n", "gaussian", "sigma=25", "kodak24"),
           comparison=Comparison("scratch_n2n", "≈", "torch_twin_n2n", 0.1,
                                 "ours: the hand-written gradients train as autograd's do")),
-    Paper("noise2void", "Noise2Void (Krull et al., CVPR 2019)", "ssdn", ("n2v",), claims_prefix="Noise2Void (Krull",
-          has_results=False),
+    Paper("noise2void", "Noise2Void (Krull et al., CVPR 2019)", "noise2void", ("n2v", "bm3d"),
+          claims_prefix="Noise2Void (Krull", in_chapter="ssdn", headline=("n2v", "gaussian", "sigma=25", "bsd68"),
+          comparison=Comparison("bm3d", ">", "n2v", source="Sec. 4.1 / Fig. 4: BM3D 28.59 dB above N2V's 27.71 on BSD68")),
     Paper("protocol", "The evaluation protocol's own effects", "noise2noise", ("n2n",), study=True),
 )
 _BY_NAME = {p.name: p for p in PAPERS}
@@ -106,7 +109,7 @@ def get(name: str) -> Paper:
 
 def with_results() -> list[Paper]:
     """Papers with a results folder of their own and a row in the summary, in the book's order."""
-    return [p for p in PAPERS if p.has_results and not p.study]
+    return [p for p in PAPERS if not p.study]
 
 
 def studies() -> list[Paper]:

@@ -23,7 +23,7 @@ from . import data
 class Protocol:
     name: str
     datasets: tuple[str, ...]
-    psnr: str  # "uint8" or "float" (see repro.metrics)
+    psnr: str  # a repro.metrics flavour: "uint8", "float" or "float_raw"
     clip_noisy: bool  # clip the noisy image to [0, 1] (only the ZS-N2N notebook does, for Gaussian)
     colour: str  # "rgb": every image as RGB (gray tiled); "native": gray sets stay gray
     source: str
@@ -72,6 +72,11 @@ PROTOCOLS: dict[str, Protocol] = {
             colour="native", pad_multiple=32,
             source="cubeyoung/Noise2Score Datageneration.ipynb + test code: float noisy .npy (no clip, no "
                    "quantisation), one realisation, output clamped to [0,1], float PSNR; gray BSD68/Set12",
+        ),
+        Protocol(
+            "noise2void", ("bsd68",), psnr="float_raw", clip_noisy=False, colour="native", pad_multiple=32,
+            source="juglab/n2v BSD68_reproducibility.ipynb: float noisy .npy (\"we do not round or clip the "
+                   "noisy data\"), one realisation, PSNR of the raw prediction at peak 255, gray BSD68",
         ),
         Protocol(
             "zs_n2n", ("kodak24", "mcmaster18"), psnr="float", clip_noisy=True, colour="native",

@@ -1396,7 +1396,7 @@ def psnr_demo(n_images: int = 4) -> pd.DataFrame:
     """How two protocol choices move PSNR for one fixed, simple denoiser (a 3×3 mean filter).
 
     Gaussian σ=25 on the first ``n_images`` Kodak images, one seeded realisation each: the noisy input
-    clipped to [0, 1] or not, and PSNR in the ``uint8`` or ``float`` flavour. Seconds on a CPU; the
+    clipped to [0, 1] or not, and PSNR in each flavour of :data:`repro.metrics.FLAVOURS`. Seconds on a CPU; the
     book's measured protocol table (:func:`protocol_effects`) does this for the real denoisers.
     """
     import torch

@@ -35,7 +35,8 @@ from repro.runs import REPO_ROOT
 BOOK = REPO_ROOT / "book"
 HTML = BOOK / "_build" / "html"
 SCREENSHOTS = BOOK / "_build" / "screenshots"
-CHAPTERS = ["intro", "protocol", *(p.chapter for p in papers.with_results()), "summary", "reproduce", "workflow", "references"]
+CHAPTERS = list(dict.fromkeys(["intro", "protocol", *(p.chapter for p in papers.with_results()), "summary", "reproduce",
+                             "workflow", "references"]))  # a paper may be a section of another paper's chapter
 # The flags from the machine notes.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--no-first-run", "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio"]

@@ -1,8 +1,8 @@
 """The `paper` budget has run, briefly: each trained method's paper configuration for 2 steps on CPU.
 
-Each notebook of a method trained by the shared engine (Noise2Noise, SSDN, Noise2Score, Neighbor2Neighbor)
-runs at ``budget=paper`` with ``REPRO_MAX_STEPS=2`` (repro.pipeline): the paper's crop size, batch, training set
-and learning-rate schedule (computed over the full paper length), stopped after 2 steps, validated
+Each notebook of a method trained by the shared engine (Noise2Noise, SSDN, Noise2Score, Neighbor2Neighbor,
+Noise2Void) runs at ``budget=paper`` with ``REPRO_MAX_STEPS=2`` (repro.pipeline): the paper's crop size, batch,
+training set and learning-rate schedule (computed over the full paper length), stopped after 2 steps, validated
 there, then evaluated under the paper's protocol on every one of its data sets, at full image size.
 Capped, to keep the test's cost modest: evaluation to the first image of each data set
 (``REPRO_MAX_EVAL_IMAGES=1``) and to one noise realisation per image (``REPRO_MAX_EVAL_REPEATS=1``;
@@ -33,6 +33,7 @@ from repro import data, noise, protocols
 from repro.methods import neighbor2neighbor as nb2nb
 from repro.methods import noise2noise as n2n
 from repro.methods import noise2score as n2s
+from repro.methods import noise2void as n2v
 from repro.methods import ssdn
 from repro.models import UNet
 from repro.patches import PatchSampler
@@ -51,8 +52,9 @@ CASES = {
     "noise2score": (["-p", "channels", "color", "-p", "unknown", "none", "-p", "diagnosis", "False"],
                     "noise2score_gaussian_sigma25_color_paper_seed0", n2s.BUDGETS["paper"], "noise2score"),
     "neighbor2neighbor": ([], "neighbor2neighbor_gaussian_paper_seed0", nb2nb.BUDGETS["paper"], "noise2noise"),
+    "noise2void": ([], "n2v_gray_sigma25_paper_seed0", n2v.BUDGETS["paper"], "noise2void"),
 }
-LR = {"noise2noise": n2n.LR, "noise2score": n2s.LR, "neighbor2neighbor": nb2nb.LR}  # the rate at step 2
+LR = {"noise2noise": n2n.LR, "noise2score": n2s.LR, "neighbor2neighbor": nb2nb.LR, "noise2void": n2v.LR}  # at step 2
 
 
 @pytest.mark.slow

@@ -77,7 +77,7 @@ def notebook_parameters(row: dict) -> dict:
 def recipe_run(row: dict, values: dict) -> tuple[str, str] | None:
     """(run folder, method) the paper's recipe writes for these notebook values; None where the recipe names
     its folders itself from more than the row says (ZS-N2N, from-scratch N2N)."""
-    from repro.experiments import neighbor2neighbor, noise2noise, ssdn
+    from repro.experiments import neighbor2neighbor, noise2noise, noise2void, ssdn
     from repro.methods import noise2score
 
     budget, seed = row["budget"], int(row["seed"])
@@ -92,6 +92,8 @@ def recipe_run(row: dict, values: dict) -> tuple[str, str] | None:
     elif row["paper"] == "ssdn":
         setting = ssdn.Setting(values["method"], values["sigma_mode"], values["train_sigma"], values["sigma"])
         name, method = setting.run_name(budget, seed), setting.run_method
+    elif row["paper"] == "noise2void":
+        name, method = noise2void.run_name(values["sigma"], budget, seed), "n2v"
     else:
         return None
     return f"{row['paper']}/{name}", method

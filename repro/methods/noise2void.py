@@ -29,6 +29,30 @@ import math
 
 import torch
 
+PAPER = "noise2void"
+
+# ---- Hyper-parameters, each with where it was read: the official BSD68 reproducibility notebook
+# (juglab/n2v examples/2D/denoising2D_BSD68, N2VConfig; ../shared/claims/NOTES.md §6).
+LR = 4e-4  # train_learning_rate=0.0004
+BETAS = (0.9, 0.999)  # Keras Adam defaults (the notebook sets none)
+# ReduceLROnPlateau(factor=0.5, patience=10 epochs) on the validation loss; our one training engine has no
+# plateau rule, so the rate ramps down over the last 30 % as in our SSDN runs (a stand-in, not the notebook's).
+RAMPDOWN_FRACTION = 0.3
+TRAIN_SET = "bsd400"  # DCNN400_train_gaussian25.npy: DnCNN's 400 gray 180x180 images, one fixed noisy copy each
+PAPER_ITERATIONS = 200 * 400  # train_epochs=200 x train_steps_per_epoch=400, train_batch_size=128
+BUDGETS = {
+    # smoke: seconds, for CI; evaluation on one BSD68 image.
+    # cpu: the steps, crops and batch of our SSDN-protocol N2V run (15000 steps of 4 64x64 crops, ~25 min on 2
+    #   cores; results/ssdn/n2v_sigma25_cpu_seed0), so the gray and colour N2V rows cost the same.
+    # paper: the notebook's 80,000 steps of 128 64x64 crops (n2v_patch_shape=(64, 64)).
+    "smoke": {"iterations": 10, "patch_size": 32, "batch_size": 4, "train_images": 8, "val_every": 5,
+              "val_images": 1, "eval_images": 1},
+    "cpu": {"iterations": 15000, "patch_size": 64, "batch_size": 4, "train_images": None, "val_every": 1500,
+            "val_images": 4, "eval_images": None},
+    "paper": {"iterations": PAPER_ITERATIONS, "patch_size": 64, "batch_size": 128, "train_images": None,
+              "val_every": 400, "val_images": 4, "eval_images": None},
+}
+
 MASKED_PERCENT = 0.198  # notebook: n2v_perc_pix=0.198 (per cent of pixels masked in each crop)
 NEIGHBOURHOOD_RADIUS = 2  # notebook: n2v_neighborhood_radius=2, manipulator 'uniform_withCP' (5x5 window)
 
