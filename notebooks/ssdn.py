@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -30,7 +30,7 @@
 method: str = "ssdn"  # ssdn | ssdn_diag | ssdn_mu (mean only, no posterior) | n2c | n2n | n2v (non-blind U-Net)
 sigma_mode: str = "known"  # ssdn and ssdn_diag only. known | global (one learned sigma) | per_image (auxiliary net)
 train_sigma: str = "25"  # training noise level on the 0-255 scale. 25 (fixed) or 5-50 (uniform range per crop)
-sigma: float = 25.0  # Gaussian test noise level, 0-255 scale (the known sigma given to the posterior mean)
+sigma: float = 25.0  # test noise, 0-255 (the posterior mean's known sigma); 5-50 runs test on U[5,50] per image
 budget: str = "auto"  # smoke | cpu | paper | auto (paper on a GPU, cpu otherwise)
 device: str = "auto"  # auto | cpu | cuda
 precision: str = "bf16"  # network precision in training. bf16 (autocast, channels_last on CPU) | fp32
@@ -100,7 +100,7 @@ if trained is not None and blind_spot and not sigma_known:
     with torch.no_grad():
         used = ssdn.noise_std_255(trained.model, validator.noisy.to(dev)).cpu()
     run.update(noise_std_255_on_validation=[round(float(v), 3) for v in used])
-    print(f"estimated sigma (true {sigma:g}):", [round(float(v), 2) for v in used])
+    print(f"estimated sigma (true {test_noise.label}):", [round(float(v), 2) for v in used])
 
 # %% [markdown]
 # ## Training curve

@@ -295,3 +295,23 @@ def test_the_global_estimate_moves_as_far_in_a_short_run_as_in_the_paper_schedul
         _, raw = net(torch.rand(2, 3, 32, 32))
     torch.testing.assert_close(raw, torch.full((2, 1, 1, 1), 1.0))  # ... moves the raw estimate by 1
     assert ssdn.build("ssdn", "global")[2]["noise_value_scale"] == 1.0  # the official parametrisation
+
+
+def test_a_range_trained_network_is_tested_on_the_range_drawn_per_image():
+    """The sigma-in-[5,50] column: each test image gets its own sigma ~ U[5,50] (official gauss5_50), from the
+    protocol's seeded stream (the same on every run), and a fixed test sigma is refused for such a run."""
+    from repro import protocols
+    from repro.evaluate import noisy_input
+    from repro.experiments.ssdn import Setting
+
+    setting = Setting("ssdn_mu", train_sigma="5-50")
+    assert setting.test_noise.label == "sigma=5-50" and setting.run_name("cpu", 0) == "ssdn_mu_sigma5-50_cpu_seed0"
+    protocol = protocols.get("ssdn")
+    clean = torch.full((1, 3, 128, 128), 0.5)
+    sigmas = [float((noisy_input(protocol, setting.test_noise, clean, "kodak24", i, 0) - clean).std()) * 255
+              for i in range(8)]
+    assert all(4.0 < s < 51.0 for s in sigmas) and max(sigmas) - min(sigmas) > 10.0  # one level per image, spread
+    again = (noisy_input(protocol, setting.test_noise, clean, "kodak24", 3, 0) - clean).std() * 255
+    assert float(again) == pytest.approx(sigmas[3])
+    with pytest.raises(ValueError, match="does not apply"):
+        Setting("ssdn_mu", train_sigma="5-50", sigma=50.0)
