@@ -90,14 +90,22 @@ class Denoiser:
         first = next((m for m in self.model.modules() if isinstance(m, torch.nn.Conv2d)), None)
         return first.in_channels if first is not None else None
 
-    def __call__(self, noisy: torch.Tensor) -> torch.Tensor:
+    @property
+    def takes_noise_level(self) -> bool:
+        """Whether each image's noise level must be given (``noise_level=``, σ 0-255): SSDN with σ known over a range."""
+        return bool(getattr(self._apply, "takes_noise_level", False))
+
+    def __call__(self, noisy: torch.Tensor, noise_level: torch.Tensor | None = None) -> torch.Tensor:
         if noisy.dim() != 4:
             raise ValueError(f"expected a (N, C, H, W) tensor, got shape {tuple(noisy.shape)}")
         expected = self.in_channels
         if expected is not None and noisy.shape[1] != expected:
             raise ValueError(f"this model takes {expected}-channel images, got {noisy.shape[1]} channels")
+        if noise_level is not None and not self.takes_noise_level:
+            raise ValueError(f"this {self.method} model is not told the noise level; call it on the image alone")
+        known = {} if noise_level is None else {"noise_level": torch.as_tensor(noise_level).to(self.device)}
         with torch.no_grad(), autocast(self.device, self.precision):
-            out = self._apply(noisy.to(self.device, torch.float32))
+            out = self._apply(noisy.to(self.device, torch.float32), **known)
         return out.float().to(noisy.device)
 
     def __repr__(self) -> str:

@@ -88,8 +88,9 @@ def rank_slice(global_batch: int) -> slice:
 
 
 def take(batch, rows: slice):
-    """The rows ``rows`` of a :class:`repro.patches.Batch` (clean crops and every noisy copy)."""
-    return type(batch)(batch.clean[rows], tuple(t[rows] for t in batch.noisy))
+    """The rows ``rows`` of a :class:`repro.patches.Batch` (clean crops, every noisy copy, their noise levels)."""
+    levels = None if batch.levels is None else batch.levels[rows]
+    return type(batch)(batch.clean[rows], tuple(t[rows] for t in batch.noisy), levels)
 
 
 def loss_generator(seed: int, iteration: int) -> torch.Generator:

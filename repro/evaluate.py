@@ -38,11 +38,24 @@ COLUMNS = ["dataset", "image", "repeat", "psnr_db", "seconds"]
 
 
 def noisy_input(protocol: Protocol, noise: NoiseModel, clean: torch.Tensor, dataset: str, index: int,
-                repeat: int) -> torch.Tensor:
-    """The noisy image the protocol feeds the denoiser: seeded per (image, repeat), clipped if it says so."""
+                repeat: int, with_level: bool = False):
+    """The noisy image the protocol feeds the denoiser: seeded per (image, repeat), clipped if it says so.
+
+    ``with_level``: also its noise level (σ, 0-255, shape (N,)), for a denoiser told each image's level.
+    """
     if protocol.clip_noisy and isinstance(noise, Gaussian):
         noise = dataclasses.replace(noise, clip=True)
-    return noise(clean, generator=protocol.generator(dataset, index, repeat))
+    generator = protocol.generator(dataset, index, repeat)
+    if not with_level:
+        return noise(clean, generator=generator)
+    if not hasattr(noise, "sample"):
+        raise ValueError(f"{noise.label}: this noise model does not report a per-image level")
+    return noise.sample(clean, generator=generator)
+
+
+def takes_noise_level(denoiser) -> bool:
+    """Whether ``denoiser`` must be told each image's noise level (``noise_level=``, σ on the 0-255 scale)."""
+    return bool(getattr(denoiser, "takes_noise_level", False))
 
 
 def evaluate(
@@ -89,10 +102,14 @@ def evaluate(
         for name, index, image, repeat in progress_bar(jobs, desc=f"evaluate ({protocol.name})",
                                                        disable=not progress):
             clean = protocol.prepare(image.pixels, name)
-            noisy = noisy_input(protocol, noise, clean, name, index, repeat)
+            known = {}
+            if takes_noise_level(denoiser):
+                noisy, known["noise_level"] = noisy_input(protocol, noise, clean, name, index, repeat, with_level=True)
+            else:
+                noisy = noisy_input(protocol, noise, clean, name, index, repeat)
             start = time.perf_counter()
             with torch.no_grad():
-                estimate = apply(denoiser, protocol, noisy.to(device)).float().cpu()
+                estimate = apply(denoiser, protocol, noisy.to(device), **known).float().cpu()
             seconds = time.perf_counter() - start
             value = float(metrics.psnr(estimate, clean, protocol.psnr)[0])
             row = {"dataset": name, "image": image.name, "repeat": repeat, "psnr_db": value,
@@ -114,11 +131,12 @@ def evaluate(
 REQUIRED = ("dataset", "image", "repeat", "psnr_db")  # what summarize() and a resume need of every row
 
 
-def apply(denoiser, protocol: Protocol, noisy: torch.Tensor) -> torch.Tensor:
-    """The denoiser on ``noisy`` as the protocol runs it: reflect-padded to ``pad_multiple``, cropped back."""
+def apply(denoiser, protocol: Protocol, noisy: torch.Tensor, **known) -> torch.Tensor:
+    """The denoiser on ``noisy`` as the protocol runs it: reflect-padded to ``pad_multiple``, cropped back;
+    ``known``: what the denoiser is told beside the image (``noise_level``)."""
     h, w = noisy.shape[-2:]
     padded = pad_reflect(noisy, protocol.pad_multiple) if protocol.pad_multiple > 1 else noisy
-    return denoiser(padded)[..., :h, :w]
+    return denoiser(padded, **known)[..., :h, :w]
 
 
 def read_per_image(path: str | Path, repair: bool = False) -> pd.DataFrame:
@@ -205,11 +223,14 @@ class Validator:
             top, left = (h - c) // 2, (w - c) // 2
             clean.append(torch.from_numpy(px[top:top + c, left:left + c].copy()).permute(2, 0, 1).float() / 255)
         self.clean = torch.stack(clean)
-        self.noisy = noise(self.clean, generator=torch.Generator().manual_seed(seed))
+        generator = torch.Generator().manual_seed(seed)
+        sample = getattr(noise, "sample", None)  # the same draws either way; the levels for a model told them
+        self.noisy, self.levels = sample(self.clean, generator) if sample else (noise(self.clean, generator), None)
         self.flavour = flavour
 
     def __call__(self, model) -> float:
         device = next(model.parameters()).device
+        known = {"noise_level": self.levels} if takes_noise_level(model) else {}
         with torch.no_grad():
-            out = model(self.noisy.to(device)).float().cpu()
+            out = model(self.noisy.to(device), **known).float().cpu()
         return float(metrics.psnr(out, self.clean, self.flavour).mean())

@@ -87,8 +87,20 @@ class Gaussian:
         return _label("sigma", self.sigma)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        y = x + _per_example(self.sigma, x, generator) / 255.0 * _randn(x, generator)
-        return y.clamp(0, 1) if self.clip else y
+        return self.sample(x, generator)[0]
+
+    def sample(self, x: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The noisy image and the σ (0-255 scale) of each example, shape (N,): what a method that is told the
+        noise level of each image (SSDN with σ known over a range) needs. The same draws as calling the model.
+
+        >>> x, noise = torch.zeros(3, 1, 8, 8), Gaussian((5.0, 50.0))
+        >>> y, sigma = noise.sample(x, torch.Generator().manual_seed(0))
+        >>> torch.equal(y, noise(x, torch.Generator().manual_seed(0))), bool(((sigma >= 5) & (sigma <= 50)).all())
+        (True, True)
+        """
+        sigma = _per_example(self.sigma, x, generator)
+        y = x + sigma / 255.0 * _randn(x, generator)
+        return (y.clamp(0, 1) if self.clip else y), sigma.flatten()
 
 
 @dataclass(frozen=True)

@@ -27,14 +27,17 @@ from .noise import NoiseModel
 
 @dataclass
 class Batch:
-    """Clean crops (N, C, P, P) and independent noisy copies of them, all on [0, 1]."""
+    """Clean crops (N, C, P, P) and independent noisy copies of them, all on [0, 1]; ``levels``: the σ (0-255)
+    of each example of the first copy when the noise model reports it (Gaussian), else None."""
 
     clean: torch.Tensor
     noisy: tuple[torch.Tensor, ...]
+    levels: torch.Tensor | None = None
 
     def to(self, device, memory_format=torch.contiguous_format) -> "Batch":
         move = lambda t: t.to(device, non_blocking=True).contiguous(memory_format=memory_format)  # noqa: E731
-        return Batch(move(self.clean), tuple(move(t) for t in self.noisy))
+        levels = None if self.levels is None else self.levels.to(device)
+        return Batch(move(self.clean), tuple(move(t) for t in self.noisy), levels)
 
 
 class PatchSampler:
@@ -51,17 +54,29 @@ class PatchSampler:
         self.patch_size, self.noise, self.copies = patch_size, noise, copies
         self.fixed_noise, self.augment = fixed_noise, augment
         self.fixed: list[tuple[torch.Tensor, ...]] | None = None
+        self.fixed_levels: list[torch.Tensor] | None = None  # σ of each image's first fixed copy, when reported
         if fixed_noise:
             g = torch.Generator().manual_seed(seed + 7919)  # a stream of its own, independent of crop order
-            self.fixed = [tuple(noise(im[None], generator=g)[0] for _ in range(copies)) for im in self.images]
+            self.fixed, levels = [], []
+            for im in self.images:
+                drawn, level = self._noisy_copies(im[None], g)
+                self.fixed.append(tuple(c[0] for c in drawn))
+                levels.append(level)
+            self.fixed_levels = None if levels[0] is None else levels
 
     @property
     def label(self) -> str:
         return "fixed noisy set" if self.fixed_noise else "fresh noise per batch"
 
+    def _noisy_copies(self, clean: torch.Tensor, generator) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None]:
+        """``copies`` noisy versions of ``clean``, drawn in order, and the σ of each example of the first."""
+        sample = getattr(self.noise, "sample", None)
+        first, levels = sample(clean, generator=generator) if sample else (self.noise(clean, generator=generator), None)
+        return (first, *(self.noise(clean, generator=generator) for _ in range(self.copies - 1))), levels
+
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         p = self.patch_size
-        clean, noisy = [], [[] for _ in range(self.copies)]
+        clean, noisy, levels = [], [[] for _ in range(self.copies)], []
         for _ in range(batch_size):
             i = int(torch.randint(len(self.images), (1,), generator=generator))
             c, h, w = self.images[i].shape
@@ -78,9 +93,12 @@ class PatchSampler:
             if self.fixed is not None:
                 for j in range(self.copies):
                     noisy[j].append(cut(self.fixed[i][j]))
+                if self.fixed_levels is not None:
+                    levels.append(self.fixed_levels[i])
         clean_t = torch.stack(clean)
         if self.fixed is not None:
             noisy_t = tuple(torch.stack(n) for n in noisy)
+            levels_t = torch.cat(levels) if levels else None
         else:
-            noisy_t = tuple(self.noise(clean_t, generator=generator) for _ in range(self.copies))
-        return Batch(clean_t, noisy_t)
+            noisy_t, levels_t = self._noisy_copies(clean_t, generator)
+        return Batch(clean_t, noisy_t, levels_t)

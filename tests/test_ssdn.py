@@ -315,3 +315,80 @@ def test_a_range_trained_network_is_tested_on_the_range_drawn_per_image():
     assert float(again) == pytest.approx(sigmas[3])
     with pytest.raises(ValueError, match="does not apply"):
         Setting("ssdn_mu", train_sigma="5-50", sigma=50.0)
+
+
+def test_sigma_known_per_image_is_the_fixed_sigma_image_by_image():
+    """SSDN with σ known over a range (gauss5_50): loss and posterior mean use each image's own level, and agree
+    with the fixed-σ ones image by image; without the level the posterior mean refuses to guess."""
+    torch.manual_seed(0)
+    net = SSDNNetwork(3, ssdn.prior_channels(3)).eval()
+    y = torch.rand(2, 3, 32, 32)
+    levels = torch.tensor([10.0, 40.0])
+    per_image = ssdn.SSDNLoss(sigma=(5.0, 50.0))(net, Batch(y, (y,), levels))
+    one_by_one = [ssdn.SSDNLoss(sigma=float(s))(net, Batch(y[i:i + 1], (y[i:i + 1],))) for i, s in enumerate(levels)]
+    torch.testing.assert_close(per_image, torch.stack(one_by_one).mean())
+    known = ssdn.make_denoiser(net, "ssdn", sigma=[5.0, 50.0])  # as saved in a run's inference (JSON list)
+    fixed = [ssdn.make_denoiser(net, "ssdn", sigma=float(s)) for s in levels]
+    with torch.no_grad():
+        torch.testing.assert_close(known(y, levels), torch.cat([f(y[i:i + 1]) for i, f in enumerate(fixed)]))
+        tiled = ssdn.make_denoiser(net, "ssdn", sigma=[5.0, 50.0], tile=16, margin=4)
+        assert tiled.takes_noise_level and known.takes_noise_level
+        expected = [ssdn.make_denoiser(net, "ssdn", sigma=float(s), tile=16, margin=4)(y[i:i + 1])
+                    for i, s in enumerate(levels)]
+        torch.testing.assert_close(tiled(y, levels), torch.cat(expected))
+        with pytest.raises(ValueError, match="noise level"):
+            known(y)
+
+
+def test_the_sampler_reports_each_crops_level_with_the_same_draws():
+    from repro.distributed import take
+
+    images = [im.pixels for im in data.load(ssdn.TRAIN_SET, exclude=ssdn.TRAIN_EXCLUDE)[:2]]
+    for fixed in (False, True):
+        spread = PatchSampler(images, 48, noise.Gaussian((5.0, 50.0)), copies=2, fixed_noise=fixed, seed=1)
+        batch = spread.sample(6, torch.Generator().manual_seed(3))
+        assert batch.levels.shape == (6,) and bool(((batch.levels >= 5) & (batch.levels <= 50)).all())
+        measured = (batch.noisy[0] - batch.clean).flatten(1).std(1) * 255
+        torch.testing.assert_close(measured, batch.levels, rtol=0.08, atol=0.0)  # 6912 values per crop
+        assert torch.equal(take(batch, slice(2, 4)).levels, batch.levels[2:4])
+    assert PatchSampler(images, 48, noise.Poisson(30.0), copies=1).sample(2, torch.Generator()).levels is None
+
+
+def test_evaluation_tells_the_level_only_to_a_denoiser_that_takes_it():
+    from repro import protocols
+    from repro.evaluate import evaluate, noisy_input
+
+    class Told:
+        takes_noise_level = True
+
+        def __init__(self):
+            self.levels = []
+
+        def __call__(self, noisy, noise_level):
+            self.levels.append(float(noise_level[0]))
+            return noisy
+
+    protocol, spread = protocols.get("noise2score"), noise.Gaussian((5.0, 50.0))
+    told = Told()
+    table = evaluate(told, protocol, spread, datasets=["set12"], n_images=3, progress=False)
+    clean = [protocol.prepare(im.pixels, "set12") for im in data.load("set12")[:3]]
+    truth = [float(noisy_input(protocol, spread, c, "set12", i, 0, with_level=True)[1][0]) for i, c in enumerate(clean)]
+    assert told.levels == pytest.approx(truth) and len(set(told.levels)) == 3
+    blind = evaluate(lambda noisy: noisy, protocol, spread, datasets=["set12"], n_images=3, progress=False)
+    assert blind.psnr_db.tolist() == table.psnr_db.tolist()  # the same noisy images either way
+
+
+def test_a_smoke_run_with_sigma_known_over_the_range_trains_evaluates_and_reloads(tmp_path):
+    """The recipe end to end for gauss5_50 with σ known: training told each crop's level, evaluation each image's."""
+    from repro.evaluate import read_per_image
+    from repro.experiments.ssdn import Setting, train as train_setting
+
+    setting = Setting("ssdn", "known", "5-50")
+    run = train_setting(setting, budget="smoke", device=torch.device("cpu"), results_dir=tmp_path, progress=False)
+    assert run.info["param"] == "sigma=5-50" and run.info["method"] == "ssdn"
+    assert math.isfinite(float(read_per_image(run.per_image_csv).psnr_db.iloc[0]))
+    loaded = repro.load(run.path, device="cpu")
+    y = torch.rand(1, 3, 40, 40)
+    assert loaded.takes_noise_level and loaded(y, torch.tensor([20.0])).shape == y.shape
+    with pytest.raises(ValueError, match="noise level"):
+        loaded(y)

@@ -83,8 +83,10 @@ def inference(setting: Setting, budget: str) -> dict:
     """What :func:`repro.load` needs to apply the method: covariance, σ when known, tiles of the training size."""
     hp = ssdn.BUDGETS[budget]
     tile = hp["inference_tile"] if setting.method.startswith("ssdn") else None  # blind-spot nets see crops only
+    known = setting.sigma_known and setting.blind_spot
+    level = setting.train_noise.sigma if isinstance(setting.train_noise.sigma, tuple) else setting.sigma
     return {"channels": 3, "covariance": {"ssdn": "full", "ssdn_diag": "diagonal"}.get(setting.method),
-            "sigma": setting.sigma if setting.sigma_known and setting.blind_spot else None,
+            "sigma": (list(level) if isinstance(level, tuple) else level) if known else None,  # a range: per image
             "tile": tile, "margin": hp["inference_margin"] if tile else 0}  # tiles overlap, each keeps its centre
 
 
@@ -100,7 +102,7 @@ def train(setting: Setting, *, budget: str, device, results_dir, precision: str 
     mode = setting.sigma_mode if setting.blind_spot else "known"
     train_noise = setting.train_noise
     model, architecture, arch_kwargs = ssdn.build(setting.method, mode, iterations=hp["iterations"])
-    loss_fn = ssdn.loss_for(setting.method, mode, None if isinstance(train_noise.sigma, tuple) else train_noise.sigma)
+    loss_fn = ssdn.loss_for(setting.method, mode, train_noise.sigma)  # a range with σ known: each crop's own level
     rule = inference(setting, budget)
     images = [im.pixels for im in data.load(ssdn.TRAIN_SET, exclude=ssdn.TRAIN_EXCLUDE)][: hp["train_images"]]
     sampler = PatchSampler(images, hp["patch_size"], train_noise, copies=2 if setting.method == "n2n" else 1,
@@ -137,7 +139,8 @@ def comparison_figure(run_path, *, device="cpu", path=None) -> Figure:
     window = (..., slice(100, 356), slice(250, 506))
     test_protocol = protocols.get(ssdn.PAPER)  # only realisation 0: the budget's number of repeats does not matter
     clean_full = test_protocol.prepare(data.load("kodak24")[22].pixels, "kodak24")
-    noisy = noisy_input(test_protocol, setting.test_noise, clean_full, "kodak24", 22, 0)[window]
+    noisy, level = noisy_input(test_protocol, setting.test_noise, clean_full, "kodak24", 22, 0, with_level=True)
+    noisy = noisy[window]
     panels = {"noisy": noisy}
     if (run_path / MODEL_FILE).exists():
         trained = load(run_path, device=device)
@@ -145,7 +148,7 @@ def comparison_figure(run_path, *, device="cpu", path=None) -> Figure:
             if setting.blind_spot:
                 prior, _ = trained.model(noisy.to(trained.device))
                 panels["prior mean μ_x"] = prior[:, :3].float().cpu()
-            panels[setting.run_method] = trained(noisy).cpu()
+            panels[setting.run_method] = trained(noisy, level if trained.takes_noise_level else None).cpu()
     fig = report.crops_figure(panels, clean_full[window])
     if path is not None:
         report.save_figure(fig, path)

@@ -137,8 +137,15 @@ def estimated_noise_std(raw: torch.Tensor) -> torch.Tensor:
     return F.softplus(raw.double() - ESTIMATE_OFFSET) + ESTIMATE_FLOOR
 
 
-def noise_std(raw: torch.Tensor | None, sigma: float | None, batch: int, device) -> torch.Tensor:
-    """σ of each image (N, 1, 1) on [0, 1], float64: the known ``sigma`` (0-255 scale) or the estimate."""
+def noise_std(raw: torch.Tensor | None, sigma, batch: int, device, levels: torch.Tensor | None = None) -> torch.Tensor:
+    """σ of each image (N, 1, 1) on [0, 1], float64: the known ``sigma`` (0-255 scale), or for a known range
+    (a tuple, as ``gauss5_50`` with σ known) each image's own level ``levels`` (N,), or the estimate."""
+    if isinstance(sigma, tuple):
+        if levels is None:
+            raise ValueError(f"this model knows sigma per image (trained on sigma in {list(sigma)}): give each image's "
+                             "noise level (noise_level=..., 0-255 scale)")
+        levels = torch.as_tensor(levels, dtype=torch.float64, device=device).flatten()
+        return (levels / 255.0).clamp(min=NOISE_FLOOR).reshape(batch, 1, 1)
     if sigma is not None:
         return torch.full((batch, 1, 1), max(sigma / 255.0, NOISE_FLOOR), dtype=torch.float64, device=device)
     if raw is None:
@@ -196,11 +203,11 @@ def posterior_mean(y: torch.Tensor, mean: torch.Tensor, cov_x: torch.Tensor, noi
 class SSDNLoss:
     """Per-pixel NLL of the noisy input under the predicted prior plus the noise, averaged (float64).
 
-    ``sigma``: the known noise level (0-255 scale), or ``None`` when the network estimates it (then the
-    −0.1·σ̂ term is added).
+    ``sigma``: the known noise level (0-255 scale); a range (lo, hi) when σ is known per example (each crop's
+    own level, ``batch.levels``); or ``None`` when the network estimates it (then the −0.1·σ̂ term is added).
     """
 
-    def __init__(self, channels: int = 3, covariance: str = "full", sigma: float | None = None):
+    def __init__(self, channels: int = 3, covariance: str = "full", sigma: float | tuple | None = None):
         prior_channels(channels, covariance)  # validates
         self.channels, self.covariance, self.sigma = channels, covariance, sigma
         self.name = method_name("ssdn" if covariance == "full" else "ssdn_diag", sigma is not None)
@@ -210,7 +217,7 @@ class SSDNLoss:
         prior, raw = model(noisy)
         with torch.autocast(noisy.device.type, enabled=False):  # the likelihood stays in float64
             mean, cov_x = prior_distribution(prior, self.channels, self.covariance)
-            std = noise_std(raw, self.sigma, noisy.shape[0], noisy.device)
+            std = noise_std(raw, self.sigma, noisy.shape[0], noisy.device, batch.levels)
             y = noisy.double().permute(0, 2, 3, 1)
             loss = gaussian_nll(y, mean, cov_x, std ** 2).mean()
             if self.sigma is None:
@@ -239,14 +246,14 @@ def method_name(method: str, sigma_known: bool = True) -> str:
     return method if sigma_known or method not in ("ssdn", "ssdn_diag") else f"{method}_unknown_sigma"
 
 
-def loss_for(method: str, sigma_mode: str = "known", sigma: float | None = 25.0, channels: int = 3):
-    """The training loss of ``method``; ``sigma`` (0-255) is used when ``sigma_mode`` is ``known``."""
+def loss_for(method: str, sigma_mode: str = "known", sigma: float | tuple | None = 25.0, channels: int = 3):
+    """The training loss of ``method``; ``sigma`` (0-255, or a range known per example) is used when
+    ``sigma_mode`` is ``known``."""
     if sigma_mode not in SIGMA_MODES:
         raise ValueError(f"sigma_mode must be one of {SIGMA_MODES}, got '{sigma_mode}'")
     if method in ("ssdn", "ssdn_diag"):
         if sigma_mode == "known" and sigma is None:
-            raise ValueError("sigma_mode='known' needs a fixed training sigma (the range setting is supported "
-                             "with sigma_mode='global' or 'per_image')")
+            raise ValueError("sigma_mode='known' needs the training sigma: a level, or a range known per example")
         return SSDNLoss(channels, "full" if method == "ssdn" else "diagonal",
                         sigma if sigma_mode == "known" else None)
     if method == "ssdn_mu":
@@ -298,17 +305,23 @@ def build(method: str, sigma_mode: str = "known", channels: int = 3,
 
 
 class PosteriorMean(nn.Module):
-    """An :class:`~repro.models.blindspot.SSDNNetwork` as a denoiser: noisy [0, 1] -> E[x | y]."""
+    """An :class:`~repro.models.blindspot.SSDNNetwork` as a denoiser: noisy [0, 1] -> E[x | y].
 
-    def __init__(self, network: nn.Module, channels: int = 3, covariance: str = "full", sigma: float | None = None):
+    With ``sigma`` a range (σ known per image) it must be told each image's level: ``noise_level`` (N,),
+    0-255 scale; ``takes_noise_level`` says so to callers such as :func:`repro.evaluate.evaluate`.
+    """
+
+    def __init__(self, network: nn.Module, channels: int = 3, covariance: str = "full",
+                 sigma: float | tuple | None = None):
         super().__init__()
         self.network, self.channels, self.covariance, self.sigma = network, channels, covariance, sigma
+        self.takes_noise_level = isinstance(sigma, tuple)
 
-    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
+    def forward(self, noisy: torch.Tensor, noise_level: torch.Tensor | None = None) -> torch.Tensor:
         prior, raw = self.network(noisy)
         with torch.autocast(noisy.device.type, enabled=False):
             mean, cov_x = prior_distribution(prior, self.channels, self.covariance)
-            std = noise_std(raw, self.sigma, noisy.shape[0], noisy.device)
+            std = noise_std(raw, self.sigma, noisy.shape[0], noisy.device, noise_level)
             estimate = posterior_mean(noisy.double().permute(0, 2, 3, 1), mean, cov_x, std ** 2)
         return estimate.permute(0, 3, 1, 2).to(noisy.dtype)
 
@@ -333,22 +346,30 @@ class Tiled(nn.Module):
     def __init__(self, network: nn.Module, tile: int, margin: int = 0):
         super().__init__()
         self.network, self.tile, self.margin = network, tile, margin
+        self.takes_noise_level = getattr(network, "takes_noise_level", False)
 
-    def forward(self, noisy: torch.Tensor) -> torch.Tensor:
-        return apply_in_tiles(self.network, noisy, self.tile, margin=self.margin)
+    def forward(self, noisy: torch.Tensor, noise_level: torch.Tensor | None = None) -> torch.Tensor:
+        if noise_level is None:
+            return apply_in_tiles(self.network, noisy, self.tile, margin=self.margin)
+        level = torch.as_tensor(noise_level).flatten()
+        # apply_in_tiles stacks the tiles position by position, every image at each: the levels repeat per position
+        return apply_in_tiles(lambda t: self.network(t, level.repeat(len(t) // len(level))), noisy, self.tile,
+                              margin=self.margin)
 
 
 def make_denoiser(model: nn.Module, method: str = "ssdn", channels: int = 3, covariance: str | None = None,
-                  sigma: float | None = None, tile: int | None = None, margin: int = 0, **_ignored) -> nn.Module:
+                  sigma: float | tuple | list | None = None, tile: int | None = None, margin: int = 0,
+                  **_ignored) -> nn.Module:
     """What :func:`repro.load` applies: the posterior mean for SSDN, the network's output otherwise.
 
-    ``tile``: denoise in tiles of this size (see :class:`Tiled`; a per-image σ is then estimated per tile),
+    ``sigma``: the known level (0-255); a range [lo, hi] when each image's level is known and given at the call
+    (``noise_level=``, as trained on σ∈[5,50] with σ known); None when the network estimates it. ``tile``: denoise in tiles of this size (see :class:`Tiled`; a per-image σ is then estimated per tile),
     None for whole images; ``margin``: overlap the tiles and keep each one's centre
     (:func:`repro.imageops.apply_in_tiles`).
     """
     if method.startswith("ssdn") and method != "ssdn_mu":
         covariance = covariance or ("diagonal" if method.startswith("ssdn_diag") else "full")
-        model = PosteriorMean(model, channels, covariance, sigma)
+        model = PosteriorMean(model, channels, covariance, tuple(sigma) if isinstance(sigma, list) else sigma)
     return Tiled(model, tile, margin) if tile else model
 
 
