@@ -93,7 +93,8 @@ PAPERS: tuple[Paper, ...] = (
                                 "ours: the hand-written gradients train as autograd's do")),
     Paper("noise2void", "Noise2Void (Krull et al., CVPR 2019)", "noise2void", ("n2v", "bm3d"),
           claims_prefix="Noise2Void (Krull", in_chapter="ssdn", headline=("n2v", "gaussian", "sigma=25", "bsd68"),
-          comparison=Comparison("bm3d", ">", "n2v", source="Sec. 4.1 / Fig. 4: BM3D 28.59 dB above N2V's 27.71 on BSD68")),
+          comparison=Comparison("bm3d", ">", "n2v",
+                                source="Sec. 4.1 / Fig. 4: BM3D 28.59 dB above N2V's 27.71 on BSD68")),
     Paper("protocol", "The evaluation protocol's own effects", "noise2noise", ("n2n",), study=True),
 )
 _BY_NAME = {p.name: p for p in PAPERS}

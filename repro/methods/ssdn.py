@@ -137,7 +137,8 @@ def estimated_noise_std(raw: torch.Tensor) -> torch.Tensor:
     return F.softplus(raw.double() - ESTIMATE_OFFSET) + ESTIMATE_FLOOR
 
 
-def noise_std(raw: torch.Tensor | None, sigma, batch: int, device, levels: torch.Tensor | None = None) -> torch.Tensor:
+def noise_std(raw: torch.Tensor | None, sigma: float | tuple | None, batch: int, device,
+              levels: torch.Tensor | None = None) -> torch.Tensor:
     """σ of each image (N, 1, 1) on [0, 1], float64: the known ``sigma`` (0-255 scale), or for a known range
     (a tuple, as ``gauss5_50`` with σ known) each image's own level ``levels`` (N,), or the estimate."""
     if isinstance(sigma, tuple):
@@ -363,7 +364,8 @@ def make_denoiser(model: nn.Module, method: str = "ssdn", channels: int = 3, cov
     """What :func:`repro.load` applies: the posterior mean for SSDN, the network's output otherwise.
 
     ``sigma``: the known level (0-255); a range [lo, hi] when each image's level is known and given at the call
-    (``noise_level=``, as trained on σ∈[5,50] with σ known); None when the network estimates it. ``tile``: denoise in tiles of this size (see :class:`Tiled`; a per-image σ is then estimated per tile),
+    (``noise_level=``, as trained on σ∈[5,50] with σ known); None when the network estimates it.
+    ``tile``: denoise in tiles of this size (see :class:`Tiled`; a per-image σ is then estimated per tile),
     None for whole images; ``margin``: overlap the tiles and keep each one's centre
     (:func:`repro.imageops.apply_in_tiles`).
     """
