@@ -103,6 +103,9 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=None,
                    help="ZS-N2N fitting steps, at least 1 (default: 3000, the paper's, in both protocols); not for "
                         "trained models")
+    p.add_argument("--sigma", type=float, default=None,
+                   help="the inputs' noise level (sigma, 0-255 scale), for a trained model that is told it: SSDN "
+                        "trained with sigma known over [5,50]; not for other models, which need none")
     p.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
 
     args = parser.parse_args(argv)
@@ -130,7 +133,8 @@ def main(argv=None) -> int:
 
         try:
             failures = denoise_files(args.inputs, args.output, method=args.method, device=args.device,
-                                     steps=args.steps, overwrite=args.overwrite, protocol=args.protocol)
+                                     steps=args.steps, overwrite=args.overwrite, protocol=args.protocol,
+                                     sigma=args.sigma)
         except DenoiseError as err:
             print(f"repro denoise: error: {err}", file=sys.stderr)
             return 2

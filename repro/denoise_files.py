@@ -271,9 +271,17 @@ def zs_n2n_settings(protocol: str = "fast", steps: int | None = None):
     return settings, (MAX_FIT_PIXELS if settings.crop is None else None)
 
 
-def check_request(method: str, device="auto", steps: int | None = None, protocol: str | None = None) -> None:
-    """Refuse (:class:`DenoiseError`) a method, device, step count or protocol that cannot run; loads nothing."""
+def check_request(method: str, device="auto", steps: int | None = None, protocol: str | None = None,
+                  sigma: float | None = None) -> None:
+    """Refuse (:class:`DenoiseError`) a method, device, step count, protocol or noise level that cannot run;
+    loads nothing (whether a trained model needs ``sigma`` is checked once it is loaded, :func:`make_denoiser`)."""
     check_method(method)
+    if sigma is not None:
+        if method.lower() in ZS_N2N_NAMES:
+            raise DenoiseError("--sigma is for a trained model that is told the noise level; ZS-N2N needs none "
+                               "(leave --sigma out)")
+        if not sigma > 0:
+            raise DenoiseError(f"--sigma must be > 0 (the noise level on the 0-255 scale), got {sigma:g}")
     if protocol is not None:
         if protocol not in PROTOCOLS:
             raise DenoiseError(f"unknown --protocol '{protocol}': use fast (the default) or paper")
@@ -301,13 +309,16 @@ def check_request(method: str, device="auto", steps: int | None = None, protocol
                                f"cuda:{count - 1})")
 
 
-def make_denoiser(method: str, device: str = "auto", steps: int | None = None, protocol: str | None = None):
+def make_denoiser(method: str, device: str = "auto", steps: int | None = None, protocol: str | None = None,
+                  sigma: float | None = None):
     """``zs-n2n`` (fitted per image, ``protocol`` fast or paper) or a trained model through :func:`repro.load`
     (imported only then).
 
-    Raises :class:`DenoiseError` with a one-line reason for a method that names neither.
+    Raises :class:`DenoiseError` with a one-line reason for a method that names neither, and for a model that
+    is told the noise level (SSDN trained with σ known over [5, 50]) without ``sigma``, or ``sigma`` for one
+    that is not.
     """
-    check_request(method, device, steps, protocol)
+    check_request(method, device, steps, protocol, sigma)
     if method.lower() in ZS_N2N_NAMES:
         from .methods.zsn2n import ZeroShotN2N
 
@@ -319,9 +330,16 @@ def make_denoiser(method: str, device: str = "auto", steps: int | None = None, p
     from .checkpoints import load
 
     try:
-        return load(method, device=device)
+        model = load(method, device=device)
     except (OSError, ValueError, RuntimeError) as err:  # no model.pt, not a checkpoint, weights not matching
         raise DenoiseError(" ".join(str(err).split())) from err
+    if model.takes_noise_level and sigma is None:
+        raise DenoiseError(f"{method} is told the noise level of each image (trained with sigma known over a "
+                           "range): give it with --sigma (0-255 scale)")
+    if sigma is not None and not model.takes_noise_level:
+        raise DenoiseError(f"--sigma is for a model that is told the noise level; {method} is not "
+                           "(leave --sigma out)")
+    return model
 
 
 def _model_channels(denoiser) -> int | None:
@@ -338,18 +356,20 @@ def _model_device(denoiser) -> torch.device:
     return torch.device("cpu")
 
 
-def denoise_array(denoiser, x: torch.Tensor) -> torch.Tensor:
-    """Run a denoiser on (1, C, H, W) colour or gray data, matching the channels a trained model expects."""
+def denoise_array(denoiser, x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+    """Run a denoiser on (1, C, H, W) colour or gray data, matching the channels a trained model expects;
+    ``sigma`` (0-255 of the full range): the noise level, for a model that is told it."""
     want = _model_channels(denoiser)
     channels = x.shape[1]
     device = _model_device(denoiser)
+    known = {} if sigma is None else {"noise_level": torch.tensor([float(sigma)])}
     with torch.no_grad():
         if want is None or want == channels:
-            return denoiser(x.to(device)).float().cpu()
+            return denoiser(x.to(device), **known).float().cpu()
         if want == 3 and channels == 1:  # gray photo, colour model: tile, then average back
-            return denoiser(x.repeat(1, 3, 1, 1).to(device)).float().cpu().mean(1, keepdim=True)
+            return denoiser(x.repeat(1, 3, 1, 1).to(device), **known).float().cpu().mean(1, keepdim=True)
         if want == 1:  # colour photo, gray model: one channel at a time
-            return torch.cat([denoiser(x[:, c:c + 1].to(device)).float().cpu() for c in range(channels)], 1)
+            return torch.cat([denoiser(x[:, c:c + 1].to(device), **known).float().cpu() for c in range(channels)], 1)
     raise ValueError(f"the model expects {want} channels, the image has {channels}")
 
 
@@ -519,10 +539,12 @@ def describe_plan(pairs, method: str, denoiser, protocol: str = "fast") -> tuple
 
 
 def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", steps: int | None = None,
-                  progress: bool = True, overwrite: bool = False, protocol: str | None = None) -> list[tuple[str, str]]:
+                  progress: bool = True, overwrite: bool = False, protocol: str | None = None,
+                  sigma: float | None = None) -> list[tuple[str, str]]:
     """Denoise image files into the folder ``output``; returns [(file, reason)] for each file that failed.
 
     ``protocol`` (ZS-N2N only): ``fast`` (None: the default) or ``paper`` (the published protocol).
+    ``sigma``: the inputs' noise level (0-255), only for a trained model that is told it.
 
     Raises :class:`DenoiseError` before any image is fitted for an unknown method, device, protocol or a bad
     step count, an empty request, an output that would overwrite an input, or an output folder that is a file,
@@ -534,7 +556,7 @@ def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", 
     files = collect_inputs(inputs)
     if not files:
         raise DenoiseError(f"no PNG/JPEG/TIFF files found in {', '.join(map(str, inputs))}")
-    check_request(method, device, steps, protocol)
+    check_request(method, device, steps, protocol, sigma)
     pairs, failures, kept = plan_outputs(files, output, overwrite)
     created = prepare_output(output)
     for source, reason in failures + kept:
@@ -542,7 +564,7 @@ def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", 
     written, noted = 0, False
     if pairs:
         try:
-            denoiser = make_denoiser(method, device, steps, protocol)
+            denoiser = make_denoiser(method, device, steps, protocol, sigma)
         except BaseException:
             _remove_folders(created)
             raise
@@ -564,7 +586,7 @@ def denoise_files(inputs, output, method: str = "zs-n2n", device: str = "auto", 
                 _say(f"note: {method} is a colour model: gray files go through it as three equal channels, "
                      "averaged back to gray, which removes little noise (the same noise in every channel, "
                      "unlike its training data); a model trained on gray images does better")
-            estimate = from_unit(denoise_array(denoiser, x), pixels.dtype, low, scale)
+            estimate = from_unit(denoise_array(denoiser, x, sigma), pixels.dtype, low, scale)
             if pixels.shape[-1] in (2, 4):  # alpha is not noise: copy it
                 estimate = np.concatenate([estimate, pixels[..., -1:]], axis=-1)
             write_file(target, estimate, meta)

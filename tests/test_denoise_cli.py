@@ -373,3 +373,31 @@ def test_the_paper_protocol_names_itself_before_the_work(inputs, tmp_path, capsy
                      "--steps", "2", "--device", "cpu"]) == 0
     err = capsys.readouterr().err
     assert "protocol paper: 2 steps on the whole image, Adam lr 0.001 halved every 1000 steps" in err, err
+
+
+def test_a_model_told_the_noise_level_takes_it_from_sigma_and_only_it(inputs, tmp_path, capsys):
+    """SSDN trained with sigma known over [5,50] needs --sigma; the flag is refused for models that need none."""
+    from repro.checkpoints import save_model
+    from repro.methods import ssdn
+
+    torch.manual_seed(0)
+    net, arch, kwargs = ssdn.build("ssdn", "known")
+    told = tmp_path / "told"
+    save_model(told, net, arch, kwargs, "ssdn", "ssdn", inference={"sigma": [5.0, 50.0], "channels": 3})
+    plain = tmp_path / "plain"
+    save_model(plain, net, arch, kwargs, "ssdn", "ssdn", inference={"sigma": 25.0, "channels": 3})
+    image = str(inputs / "colour.jpg")
+    assert cli.main(["denoise", image, "-o", str(tmp_path / "a"), "--method", str(told), "--device", "cpu"]) == 2
+    one_line_error(capsys, "--sigma")
+    assert cli.main(["denoise", image, "-o", str(tmp_path / "b"), "--method", str(plain), "--sigma", "20"]) == 2
+    one_line_error(capsys, "--sigma", "leave --sigma out")
+    assert cli.main(["denoise", image, "-o", str(tmp_path / "c"), "--sigma", "20"]) == 2  # ZS-N2N needs none
+    one_line_error(capsys, "--sigma", "ZS-N2N")
+    out = tmp_path / "d"
+    assert cli.main(["denoise", image, "-o", str(out), "--method", str(told), "--sigma", "20", "--device", "cpu"]) == 0
+    written = read_file(out / "colour.jpg")[0]
+    assert written.shape == (40, 48, 3)
+    # the level reaches the posterior mean: another sigma gives another image
+    assert cli.main(["denoise", image, "-o", str(tmp_path / "e"), "--method", str(told), "--sigma", "45",
+                     "--device", "cpu"]) == 0
+    assert not np.array_equal(written, read_file(tmp_path / "e" / "colour.jpg")[0])
