@@ -29,7 +29,7 @@ import torch
 
 from . import data, metrics
 from .imageops import pad_reflect
-from .noise import Gaussian, NoiseModel
+from .noise import Gaussian, NoiseModel, draw
 from .progress import progress_bar
 from .protocols import Protocol
 
@@ -45,12 +45,12 @@ def noisy_input(protocol: Protocol, noise: NoiseModel, clean: torch.Tensor, data
     """
     if protocol.clip_noisy and isinstance(noise, Gaussian):
         noise = dataclasses.replace(noise, clip=True)
-    generator = protocol.generator(dataset, index, repeat)
+    noisy, level = draw(noise, clean, protocol.generator(dataset, index, repeat))
     if not with_level:
-        return noise(clean, generator=generator)
-    if not hasattr(noise, "sample"):
+        return noisy
+    if level is None:
         raise ValueError(f"{noise.label}: this noise model does not report a per-image level")
-    return noise.sample(clean, generator=generator)
+    return noisy, level
 
 
 def takes_noise_level(denoiser) -> bool:
@@ -223,9 +223,7 @@ class Validator:
             top, left = (h - c) // 2, (w - c) // 2
             clean.append(torch.from_numpy(px[top:top + c, left:left + c].copy()).permute(2, 0, 1).float() / 255)
         self.clean = torch.stack(clean)
-        generator = torch.Generator().manual_seed(seed)
-        sample = getattr(noise, "sample", None)  # the same draws either way; the levels for a model told them
-        self.noisy, self.levels = sample(self.clean, generator) if sample else (noise(self.clean, generator), None)
+        self.noisy, self.levels = draw(noise, self.clean, torch.Generator().manual_seed(seed))
         self.flavour = flavour
 
     def __call__(self, model) -> float:

@@ -203,6 +203,18 @@ class Impulse:
 NoiseModel = Gaussian | Poisson | Gamma | Bernoulli | Impulse
 
 
+def draw(noise: NoiseModel, x: torch.Tensor, generator: torch.Generator | None = None):
+    """``noise`` applied to ``x`` and the σ (0-255) of each example where the model reports it (Gaussian),
+    else None: one draw for the samplers and evaluations that may need to tell a denoiser the level.
+
+    >>> y, levels = draw(Poisson(30.0), torch.full((2, 1, 4, 4), 0.5), torch.Generator().manual_seed(0))
+    >>> y.shape, levels
+    (torch.Size([2, 1, 4, 4]), None)
+    """
+    sample = getattr(noise, "sample", None)
+    return sample(x, generator) if sample else (noise(x, generator), None)
+
+
 def make(noise: str, value: Param, clip: bool = False) -> NoiseModel:
     """Build a noise model from a notebook parameter pair, e.g. ``make("gaussian", 25)``."""
     kinds = {"gaussian": Gaussian, "poisson": Poisson, "gamma": Gamma, "bernoulli": Bernoulli,

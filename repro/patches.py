@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .noise import NoiseModel
+from .noise import NoiseModel, draw
 
 
 @dataclass
@@ -70,8 +70,7 @@ class PatchSampler:
 
     def _noisy_copies(self, clean: torch.Tensor, generator) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None]:
         """``copies`` noisy versions of ``clean``, drawn in order, and the σ of each example of the first."""
-        sample = getattr(self.noise, "sample", None)
-        first, levels = sample(clean, generator=generator) if sample else (self.noise(clean, generator=generator), None)
+        first, levels = draw(self.noise, clean, generator)
         return (first, *(self.noise(clean, generator=generator) for _ in range(self.copies - 1))), levels
 
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:

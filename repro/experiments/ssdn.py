@@ -41,7 +41,7 @@ class Setting:
     sigma: float = 25.0
 
     def __post_init__(self):
-        if isinstance(self.train_noise.sigma, tuple) and self.sigma != 25.0:
+        if self.over_range and self.sigma != 25.0:
             raise ValueError(f"train_sigma={self.train_sigma} runs are tested on sigma drawn per image from that "
                              f"range, as the official code does; sigma={self.sigma:g} does not apply (leave it at 25)")
 
@@ -62,8 +62,13 @@ class Setting:
         return ssdn.TRAIN_NOISE[f"sigma={self.train_sigma}"]
 
     @property
+    def over_range(self) -> bool:
+        """Trained (and tested) on σ drawn per image from a range, not at one level."""
+        return isinstance(self.train_noise.sigma, tuple)
+
+    @property
     def test_noise(self):
-        return self.train_noise if isinstance(self.train_noise.sigma, tuple) else noises.Gaussian(self.sigma)
+        return self.train_noise if self.over_range else noises.Gaussian(self.sigma)
 
     def run_name(self, budget: str, seed: int) -> str:
         head = f"{self.method}_{self.sigma_mode}" if self.blind_spot else self.method
@@ -83,11 +88,12 @@ def inference(setting: Setting, budget: str) -> dict:
     """What :func:`repro.load` needs to apply the method: covariance, σ when known, tiles of the training size."""
     hp = ssdn.BUDGETS[budget]
     tile = hp["inference_tile"] if setting.method.startswith("ssdn") else None  # blind-spot nets see crops only
-    known = setting.sigma_known and setting.blind_spot
-    level = setting.train_noise.sigma if isinstance(setting.train_noise.sigma, tuple) else setting.sigma
+    sigma = None
+    if setting.sigma_known and setting.blind_spot:  # a range: each image's own level, told at the call
+        sigma = list(setting.test_noise.sigma) if setting.over_range else setting.sigma
     return {"channels": 3, "covariance": {"ssdn": "full", "ssdn_diag": "diagonal"}.get(setting.method),
-            "sigma": (list(level) if isinstance(level, tuple) else level) if known else None,  # a range: per image
-            "tile": tile, "margin": hp["inference_margin"] if tile else 0}  # tiles overlap, each keeps its centre
+            "sigma": sigma, "tile": tile,
+            "margin": hp["inference_margin"] if tile else 0}  # tiles overlap, each keeps its centre
 
 
 def validator(setting: Setting, budget: str) -> Validator:
