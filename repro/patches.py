@@ -70,6 +70,8 @@ class PatchSampler:
 
     def _noisy_copies(self, clean: torch.Tensor, generator) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None]:
         """``copies`` noisy versions of ``clean``, drawn in order, and the σ of each example of the first."""
+        if self.copies == 0:  # a subclass draws its own copies: draw nothing here, or its stream would shift
+            return (), None
         first, levels = draw(self.noise, clean, generator)
         return (first, *(self.noise(clean, generator=generator) for _ in range(self.copies - 1))), levels
 
