@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -30,7 +30,7 @@ lam: float = 30.0  # Poisson test photon count lambda (training draws lambda ~ U
 p: float = 0.5  # Bernoulli test probability that a pixel is dropped, in (0, 1) (training draws p ~ U[0,0.95])
 budget: str = "auto"  # smoke | cpu | paper | auto (paper on a GPU, cpu otherwise)
 device: str = "auto"  # auto | cpu | cuda
-precision: str = "bf16"  # bf16 (autocast; channels_last on CPU) | fp32
+precision: str = "auto"  # auto (bf16 where the hardware has it, else fp32) | bf16 (autocast) | fp32
 seed: int = 0  # seeds the training crops and noise
 results_dir: str = ""  # folder for run folders (empty: results/ of this repository)
 time_limit_min: float = 0.0  # pause training (checkpointed) after this many minutes (0: no limit)
@@ -49,11 +49,12 @@ if not p < 1:
 
 # %%
 from repro import budgets, report, runs
-from repro.device import resolve_device
+from repro.device import resolve_device, resolve_precision
 from repro.experiments import noise2noise as recipe
 from repro.notebook import announce
 
 dev = resolve_device(device)
+precision = resolve_precision(precision, dev)  # emulated bf16 would be slower than fp32
 budget = budgets.resolve(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 hp = n2n.BUDGETS[budget]

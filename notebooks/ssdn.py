@@ -33,7 +33,7 @@ train_sigma: str = "25"  # training noise level on the 0-255 scale. 25 (fixed) o
 sigma: float = 25.0  # test noise, 0-255 (the posterior mean's known sigma); 5-50 runs test on U[5,50] per image
 budget: str = "auto"  # smoke | cpu | paper | auto (paper on a GPU, cpu otherwise)
 device: str = "auto"  # auto | cpu | cuda
-precision: str = "bf16"  # network precision in training. bf16 (autocast, channels_last on CPU) | fp32
+precision: str = "auto"  # auto (bf16 where the hardware has it, else fp32) | bf16 (autocast) | fp32
 seed: int = 0  # seeds the training crops and noise
 results_dir: str = ""  # folder for run folders (empty means results/ of this repository)
 time_limit_min: float = 0.0  # pause training (checkpointed) after this many minutes (0 means no limit)
@@ -55,11 +55,12 @@ import torch
 
 import repro
 from repro import budgets, report, runs
-from repro.device import resolve_device
+from repro.device import resolve_device, resolve_precision
 from repro.experiments import ssdn as recipe
 from repro.notebook import announce
 
 dev = resolve_device(device)
+precision = resolve_precision(precision, dev)  # emulated bf16 would be slower than fp32
 budget = budgets.resolve(budget, dev)
 results = runs.results_dir_for(results_dir, budget)  # a smoke run never writes into the committed results/
 hp = ssdn.BUDGETS[budget]

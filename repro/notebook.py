@@ -33,9 +33,9 @@ import statistics
 from pathlib import Path
 
 from . import budgets
-from .train import PRECISIONS
+from .device import PRECISIONS
 
-COMMON_CHOICES = {"budget": ("auto",) + budgets.NAMES, "precision": PRECISIONS}
+COMMON_CHOICES = {"budget": ("auto",) + budgets.NAMES, "precision": ("auto",) + PRECISIONS}
 COMMON_NON_NEGATIVE = ("seed", "time_limit_min")
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 _TYPE_WORDS = {float: "a number", int: "a whole number", bool: "True or False", str: "a string"}

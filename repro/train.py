@@ -9,7 +9,8 @@ called before every step, so a resumed run follows the same schedule. What it ad
   squared-cosine ramp-down over the last fraction of iterations), or a step decay (PyTorch's
   ``MultiStepLR``: the rate multiplied by ``lr_decay`` at each milestone, a fraction of the run);
 * device ``auto`` (CUDA when present) and a precision policy: ``bf16`` (autocast, about 2.3x faster on
-  these CPUs) or ``fp32``, both in channels_last on CPU;
+  CPUs with hardware bf16, 3-4x slower on those without: notebooks pick with ``repro.device.resolve_precision``)
+  or ``fp32``, both in channels_last on CPU;
 * a progress bar with loss and ETA, a training curve (``curve.csv``) with periodic validation PSNR;
 * checkpoints that resume exactly: model, optimiser, RNG state and curve are saved together, and a
   resumed run ends with the same weights as an uninterrupted one (tests/test_train.py);
@@ -33,9 +34,8 @@ from typing import Callable
 import torch
 
 from . import distributed
+from .device import PRECISIONS
 from .progress import progress_bar
-
-PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass

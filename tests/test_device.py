@@ -35,3 +35,27 @@ def test_resolving_a_device_keeps_freed_memory_and_rejects_unknown_budgets():
     assert budgets.resolve("auto", torch.device("cpu")) == "cpu"
     with pytest.raises(ValueError, match="budget must be"):
         budgets.resolve("fast")
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_arithmetic():
+    emulating = "processor : 0\nflags : fpu sse2 avx2 avx512f avx512bw avx512_vnni\n"  # bf16 only by conversion
+    native = emulating.replace("avx512_vnni", "avx512_vnni avx512_bf16")
+    amx = emulating + "processor : 1\nflags : amx_tile amx_bf16\n"  # only the first CPU is read
+    cpu = torch.device("cpu")
+    assert device.resolve_precision("auto", cpu, emulating) == "fp32"
+    assert device.resolve_precision("auto", cpu, native) == "bf16"
+    assert device.resolve_precision("auto", cpu, amx) == "fp32"
+    assert device.resolve_precision("auto", cpu, "Features : fp asimd bf16\n") == "bf16"  # aarch64
+    assert device.resolve_precision("auto", cpu, "") == "fp32"  # nothing known: the safe choice
+    assert [device.resolve_precision(p, cpu, emulating) for p in ("fp32", "bf16")] == ["fp32", "bf16"]
+    with pytest.raises(ValueError, match="'auto' or one of fp32, bf16"):
+        device.resolve_precision("fp16", cpu)
+
+
+def test_notebooks_accept_auto_precision_and_refuse_others():
+    from repro.notebook import ParameterError, check_parameters
+
+    namespace = {"__annotations__": {"precision": str}, "precision": "auto"}
+    check_parameters(namespace)
+    with pytest.raises(ParameterError, match="precision"):
+        check_parameters({**namespace, "precision": "fp16"})

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..device import resolve_device
+from ..device import native_bf16, resolve_device
 from ..models.zsn2n import RECEPTIVE_RADIUS, SLOPE, WIDTH, ZSN2NNet
 from ..progress import progress_bar
 from ..seeding import seeded
@@ -176,9 +176,7 @@ def fast_precision(device: torch.device) -> str:
     """Mixed precision the fast path uses here: bf16 where the hardware has it, else fp16 (CUDA) or fp32."""
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return "bf16"
-    return "fp32"  # emulated bf16 would be slower than fp32
+    return "bf16" if native_bf16(device) else "fp32"  # emulated bf16 would be slower than fp32
 
 
 def _random_window(shape, max_pixels: int, generator: torch.Generator) -> tuple[slice, slice]:
