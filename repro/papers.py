@@ -91,7 +91,7 @@ PAPERS: tuple[Paper, ...] = (
           ("scratch_n2n", "torch_twin_n2n"), headline=("scratch_n2n", "gaussian", "sigma=25", "kodak24"),
           comparison=Comparison("scratch_n2n", "≈", "torch_twin_n2n", 0.1,
                                 "ours: the hand-written gradients train as autograd's do")),
-    Paper("noise2void", "Noise2Void (Krull et al., CVPR 2019)", "noise2void", ("n2v", "bm3d"),
+    Paper("noise2void", "Noise2Void (Krull et al., CVPR 2019)", "noise2void", ("n2v", "bm3d", "n2n", "n2c"),
           claims_prefix="Noise2Void (Krull", in_chapter="ssdn", headline=("n2v", "gaussian", "sigma=25", "bsd68"),
           comparison=Comparison("bm3d", ">", "n2v",
                                 source="Sec. 4.1 / Fig. 4: BM3D 28.59 dB above N2V's 27.71 on BSD68")),

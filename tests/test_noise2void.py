@@ -1,4 +1,8 @@
-"""Noise2Void masking: where it masks, what it puts there, and that it stops a network learning the identity."""
+"""Noise2Void masking: where it masks, what it puts there, and that it stops a network learning the identity;
+the paper's BSD68 baselines: N2C on the very noisy copies N2V reads, N2N on fixed independent pairs."""
+import json
+
+import pytest
 import torch
 
 from repro.methods import noise2void, ssdn
@@ -65,3 +69,37 @@ def test_ssdn_notebook_builds_the_noise2void_baseline():
     assert isinstance(model, UNet) and architecture == "unet"
     assert isinstance(ssdn.loss_for("n2v"), noise2void.N2VLoss)
     assert ssdn.method_name("n2v") == "n2v"
+
+
+def test_the_bsd68_baselines_read_n2vs_noisy_copy_and_train_against_their_own_targets():
+    from repro.experiments import noise2void as recipe
+    from repro.methods import noise2noise
+    from repro.noise import Gaussian
+    from repro.patches import PatchSampler
+
+    images = recipe.training_images("smoke")
+    noise = Gaussian(25.0)
+    samplers = {m: PatchSampler(images, 32, noise, copies=recipe.NOISY_COPIES[m], fixed_noise=True, seed=0)
+                for m in recipe.METHODS}
+    # N2C reads N2V's very noisy copies (the same inputs, another target); N2N a fixed pair of its own
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(samplers["n2v"].fixed, samplers["n2c"].fixed))
+    pairs = samplers["n2n"].fixed
+    assert all(len(p) == 2 and not torch.equal(p[0], p[1]) for p in pairs)
+    residuals = [(p[0] - im, p[1] - im) for p, im in zip(pairs, samplers["n2n"].images)]
+    correlation = torch.corrcoef(torch.stack([torch.cat([r[0].flatten() for r in residuals]),
+                                              torch.cat([r[1].flatten() for r in residuals])]))[0, 1]
+    assert abs(float(correlation)) < 0.01  # the two copies' noise is independent, as N2N needs
+    assert isinstance(recipe.loss("n2n"), noise2noise.N2NLoss) and isinstance(recipe.loss("n2c"), noise2noise.N2CLoss)
+    assert isinstance(recipe.loss("n2v"), noise2void.N2VLoss)
+    with pytest.raises(ValueError, match="n2v, n2n, n2c"):
+        recipe.loss("ssdn")
+
+
+def test_an_n2c_baseline_trains_and_is_scored_on_bsd68(tmp_path, one_thread):
+    from repro.experiments import noise2void as recipe
+
+    run = recipe.train(method="n2c", budget="smoke", device="cpu", results_dir=tmp_path, progress=False)
+    info = json.loads((run.path / "run.json").read_text())
+    assert run.path.name == "n2c_gray_sigma25_smoke_seed0" and info["method"] == "n2c"
+    assert info["params"]["noisy_copies"] == 1 and "masked_percent" not in info["params"]
+    assert info["status"] == "complete" and info["iterations"] == recipe.n2v.BUDGETS["smoke"]["iterations"]

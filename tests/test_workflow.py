@@ -93,7 +93,8 @@ def recipe_run(row: dict, values: dict) -> tuple[str, str] | None:
         setting = ssdn.Setting(values["method"], values["sigma_mode"], values["train_sigma"], values["sigma"])
         name, method = setting.run_name(budget, seed), setting.run_method
     elif row["paper"] == "noise2void":
-        name, method = noise2void.run_name(values["sigma"], budget, seed), "n2v"
+        method = values.get("method", "n2v")
+        name = noise2void.run_name(values["sigma"], budget, seed, method)
     else:
         return None
     return f"{row['paper']}/{name}", method
