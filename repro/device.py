@@ -55,7 +55,6 @@ def resolve_device(device: str = "auto") -> torch.device:
     return resolved
 
 
-
 PRECISIONS = ("fp32", "bf16")
 # CPU feature flags of hardware bf16 arithmetic: x86 AVX512-BF16 or AMX-BF16 (/proc/cpuinfo "flags"), Arm's
 # BF16 extension ("Features" on aarch64). Without them oneDNN still runs bf16 on AVX-512 by conversion, and

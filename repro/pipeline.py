@@ -25,6 +25,7 @@ ranks return the run folder as it stands when training ends.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from pathlib import Path
@@ -65,6 +66,16 @@ def truncated_label(budget: str, max_steps: int) -> str:
     'paper-max3'
     """
     return f"{budget}-max{max_steps}"
+
+
+def _same_precision(path: Path, precision: str) -> None:
+    """Refuse to resume (or re-evaluate) a run folder in another precision than it trained in: its weights would
+    mix two, and ``precision="auto"`` resolves by the machine, so a run paused on one CPU may meet another."""
+    previous = json.loads((path / "run.json").read_text()).get("precision") if (path / "run.json").exists() else None
+    if previous is not None and previous != precision:
+        raise ValueError(f"{path} trained in {previous}; this call asks for {precision} (precision='auto' follows "
+                         f"this machine's hardware): pass precision='{previous}' to resume or re-evaluate it, or "
+                         f"remove the folder to train it again in {precision}")
 
 
 def train_and_evaluate(
@@ -114,6 +125,7 @@ def train_and_evaluate(
         extra["world_size"] = distributed.world_size()
     main = distributed.is_main()
     path = Path(results_dir) / paper / run_name
+    _same_precision(path, config.precision)
     if main:  # under torchrun, rank 0 alone writes the run folder
         run = runs.Run.open(results_dir, paper, run_name, method=method, noise=eval_noise.name,
                             param=eval_noise.label, protocol=protocol.name, budget=budget, device=str(device),

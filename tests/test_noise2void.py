@@ -98,8 +98,14 @@ def test_the_bsd68_baselines_read_n2vs_noisy_copy_and_train_against_their_own_ta
 def test_an_n2c_baseline_trains_and_is_scored_on_bsd68(tmp_path, one_thread):
     from repro.experiments import noise2void as recipe
 
-    run = recipe.train(method="n2c", budget="smoke", device="cpu", results_dir=tmp_path, progress=False)
+    run = recipe.train(method="n2c", budget="smoke", device="cpu", results_dir=tmp_path, precision="fp32",
+                       progress=False)
     info = json.loads((run.path / "run.json").read_text())
     assert run.path.name == "n2c_gray_sigma25_smoke_seed0" and info["method"] == "n2c"
     assert info["params"]["noisy_copies"] == 1 and "masked_percent" not in info["params"]
     assert info["status"] == "complete" and info["iterations"] == recipe.n2v.BUDGETS["smoke"]["iterations"]
+    # the folder is not reopened in another precision (what precision='auto' gives on another machine)
+    with pytest.raises(ValueError, match="trained in fp32; this call asks for bf16"):
+        recipe.train(method="n2c", budget="smoke", device="cpu", results_dir=tmp_path, precision="bf16",
+                     progress=False)
+    assert json.loads((run.path / "run.json").read_text()) == info

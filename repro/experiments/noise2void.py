@@ -10,9 +10,9 @@ features, batch norm and a residual connection. Validation (monitoring only) use
 are not in the test set.
 
 The paper's table also has Noise2Noise and "traditional" (N2C) rows, trained with the same network on the same
-data (Sec. 4.1): ``method="n2c"`` trains on N2V's very fixed noisy copies against the clean images, ``"n2n"`` on a
-fixed pair of independent noisy copies of each image (input and target; drawn image by image from the same
-seeded stream, so its first copies are not N2V's beyond the first image), each with N2V's crops, steps and schedule.
+data (Sec. 4.1): ``method="n2c"`` trains on the fixed noisy copies N2V reads, against the clean images; ``"n2n"``
+on a fixed pair of independent noisy copies of each image (input and target; drawn image by image from the same
+seeded stream, so its first copies are not N2V's beyond the first image). Both use N2V's crops, steps and schedule.
 """
 from __future__ import annotations
 
