@@ -125,7 +125,7 @@ def train_and_evaluate(
         extra["world_size"] = distributed.world_size()
     main = distributed.is_main()
     path = Path(results_dir) / paper / run_name
-    _same_precision(path, config.precision)
+    _same_precision(path, config.precision)  # on every rank, not in Run.open (rank 0's): none is left waiting
     if main:  # under torchrun, rank 0 alone writes the run folder
         run = runs.Run.open(results_dir, paper, run_name, method=method, noise=eval_noise.name,
                             param=eval_noise.label, protocol=protocol.name, budget=budget, device=str(device),
