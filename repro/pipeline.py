@@ -78,6 +78,24 @@ def _same_precision(path: Path, precision: str) -> None:
                          f"remove the folder to train it again in {precision}")
 
 
+def _completed(path: Path, iterations: int) -> bool:
+    """Whether ``path`` holds a complete run of this configuration, which a call then reuses as it is.
+
+    Without this, calling a notebook again on a complete run would train it again: its checkpoint is not
+    committed, so a fresh clone starts from iteration 0 and, hours later, overwrites the committed numbers.
+    """
+    if not (path / "run.json").exists():
+        return False
+    info = json.loads((path / "run.json").read_text())
+    if info.get("status") != "complete":
+        return False
+    if info.get("iterations") != iterations or not (path / "model.pt").exists():
+        raise ValueError(f"{path} is a complete run of {info.get('iterations')} iterations"
+                         f"{'' if (path / 'model.pt').exists() else ' without its model.pt'}; this call asks for "
+                         f"{iterations}: remove the folder (or give another results_dir) to train it again")
+    return True
+
+
 def train_and_evaluate(
     *,
     results_dir: str | Path,
@@ -126,6 +144,10 @@ def train_and_evaluate(
     main = distributed.is_main()
     path = Path(results_dir) / paper / run_name
     _same_precision(path, config.precision)  # on every rank, not in Run.open (rank 0's): none is left waiting
+    if _completed(path, config.iterations):  # every rank reads the same folder, so all return here
+        print(f"{path} is complete ({config.iterations} iterations): reused as it is, not trained again; "
+              f"remove the folder to train it again")
+        return runs.Run(path)
     if main:  # under torchrun, rank 0 alone writes the run folder
         run = runs.Run.open(results_dir, paper, run_name, method=method, noise=eval_noise.name,
                             param=eval_noise.label, protocol=protocol.name, budget=budget, device=str(device),

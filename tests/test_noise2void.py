@@ -95,7 +95,7 @@ def test_the_bsd68_baselines_read_n2vs_noisy_copy_and_train_against_their_own_ta
         recipe.loss("ssdn")
 
 
-def test_an_n2c_baseline_trains_and_is_scored_on_bsd68(tmp_path, one_thread):
+def test_an_n2c_baseline_trains_and_is_scored_on_bsd68(tmp_path, one_thread, monkeypatch):
     from repro.experiments import noise2void as recipe
 
     run = recipe.train(method="n2c", budget="smoke", device="cpu", results_dir=tmp_path, precision="fp32",
@@ -109,3 +109,15 @@ def test_an_n2c_baseline_trains_and_is_scored_on_bsd68(tmp_path, one_thread):
         recipe.train(method="n2c", budget="smoke", device="cpu", results_dir=tmp_path, precision="bf16",
                      progress=False)
     assert json.loads((run.path / "run.json").read_text()) == info
+    # called again where the checkpoint is gone (a fresh clone: it is not committed), the complete run is
+    # reused as it is, not trained again from iteration 0
+    (run.path / "checkpoint.pt").unlink()
+    model_bytes = (run.path / "model.pt").read_bytes()
+    again = recipe.train(method="n2c", budget="smoke", device="cpu", results_dir=tmp_path, precision="fp32",
+                         progress=False)
+    assert again.path == run.path and json.loads((run.path / "run.json").read_text()) == info
+    assert not (run.path / "checkpoint.pt").exists() and (run.path / "model.pt").read_bytes() == model_bytes
+    monkeypatch.setitem(recipe.n2v.BUDGETS["smoke"], "iterations", info["iterations"] + 1)
+    with pytest.raises(ValueError, match=f"complete run of {info['iterations']} iterations; this call asks for"):
+        recipe.train(method="n2c", budget="smoke", device="cpu", results_dir=tmp_path, precision="fp32",
+                     progress=False)
