@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -76,6 +77,22 @@ def _same_precision(path: Path, precision: str) -> None:
         raise ValueError(f"{path} trained in {previous}; this call asks for {precision} (precision='auto' follows "
                          f"this machine's hardware): pass precision='{previous}' to resume or re-evaluate it, or "
                          f"remove the folder to train it again in {precision}")
+
+
+PAUSED_STATE = "paused.pt"  # a paused run's checkpoint, committed with its folder (checkpoint.pt is git-ignored)
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")  # per process: ranks may copy at once
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def _restore_paused_state(path: Path) -> None:
+    """A paused run resumes in a fresh clone, which has its committed paused.pt but no checkpoint.pt."""
+    if (path / PAUSED_STATE).exists() and not (path / "checkpoint.pt").exists():
+        _copy_atomic(path / PAUSED_STATE, path / "checkpoint.pt")
+        print(f"resuming from {path / PAUSED_STATE} (the state committed when the run was paused)")
 
 
 def _completed(path: Path, iterations: int) -> bool:
@@ -154,6 +171,7 @@ def train_and_evaluate(
                             precision=config.precision, seed=config.seed, iterations=0, train_wall_s=0.0,
                             training_data=sampler.label, params=params, **extra)
     model.load_state_dict(initial_weights(architecture, arch_kwargs, config.seed))  # a checkpoint overrides it
+    _restore_paused_state(path)
     result = train(model, loss_fn, sampler, config, path, device=device, validate=validate,
                    time_limit_s=time_limit_s, progress=progress, max_steps=max_steps)
     if not main:
@@ -161,10 +179,13 @@ def train_and_evaluate(
     run.update(iterations=result.iterations, train_wall_s=round(result.wall_s, 1),
                iterations_planned=config.iterations)
     if result.stopped_early:  # "paused" until the same call resumes it (runs.Run.open sets "running" again)
+        _copy_atomic(run.path / "checkpoint.pt", run.path / PAUSED_STATE)
         run.update(status="paused")
         print(f"Training paused at iteration {result.iterations}/{config.iterations} (time limit); "
-              f"run the same command again to resume from {run.path / 'checkpoint.pt'}.")
+              f"run the same command again to resume. Its state is in {run.path / PAUSED_STATE}: commit it "
+              f"with the run folder to resume in another clone.")
         return run
+    (run.path / PAUSED_STATE).unlink(missing_ok=True)  # the model and the curve are the record now
     save_model(run.path, model, architecture, arch_kwargs, paper, method, inference,
                info={"run": run.info["run"], "iterations": result.iterations, "budget": budget})
     denoiser = Denoiser(model, paper, method, inference, device=device)

@@ -121,3 +121,27 @@ def test_an_n2c_baseline_trains_and_is_scored_on_bsd68(tmp_path, one_thread, mon
     with pytest.raises(ValueError, match=f"complete run of {info['iterations']} iterations; this call asks for"):
         recipe.train(method="n2c", budget="smoke", device="cpu", results_dir=tmp_path, precision="fp32",
                      progress=False)
+
+
+def test_a_paused_run_resumes_in_a_fresh_clone_from_its_committed_state(tmp_path, one_thread):
+    from repro.experiments import noise2void as recipe
+    from repro.pipeline import PAUSED_STATE
+
+    def train(results, **kw):
+        return recipe.train(method="n2c", budget="smoke", device="cpu", results_dir=results, precision="fp32",
+                            progress=False, **kw)
+
+    paused = train(tmp_path / "clone", time_limit_s=1e-9)  # stops after its first step
+    assert json.loads((paused.path / "run.json").read_text())["status"] == "paused"
+    assert (paused.path / PAUSED_STATE).read_bytes() == (paused.path / "checkpoint.pt").read_bytes()
+    (paused.path / "checkpoint.pt").unlink()  # what a fresh clone of the committed folder lacks
+    state = torch.load(paused.path / PAUSED_STATE, weights_only=False)
+    state["elapsed_s"] += 1000.0  # a mark: the resumed run's wall time shows whether it read this state
+    torch.save(state, paused.path / PAUSED_STATE)
+    resumed = train(tmp_path / "clone")
+    info = json.loads((resumed.path / "run.json").read_text())
+    assert info["status"] == "complete" and info["train_wall_s"] >= 1000
+    assert not (resumed.path / PAUSED_STATE).exists()  # the model and curve are the record once complete
+    whole = train(tmp_path / "uninterrupted")
+    a, b = (torch.load(r.path / "model.pt", weights_only=False)["state_dict"] for r in (resumed, whole))
+    assert all(torch.equal(a[k], b[k]) for k in a)  # resumed exactly where it paused, not from iteration 0
