@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -31,7 +31,7 @@ sigma: float = 25.0  # Gaussian noise level on the 0-255 scale (the paper report
 lam: float = 100.0  # Poisson photon count lambda (the paper writes zeta as 1/lambda, so zeta 0.01 is lambda 100)
 k: float = 100.0  # Gamma shape k, noise of mean 1 and variance 1/k (the paper reports 100 and 50)
 channels: str = "both"  # color (cbsd432 to cbsd68 and kodak24) | gray (bsd400 to set12 and bsd68) | both
-unknown: str = "tv"  # unknown-sigma column estimator: tv (official TV-L1 search) | mad (wavelet MAD) | none
+unknown: str = "tv"  # unknown-parameter column estimator: tv (official TV-L1 search) | mad (wavelet MAD, Gaussian only) | none
 blind_model: bool = False  # unknown column from a model trained on sigma in 20-55 (paper) instead of the known-sigma model
 estimator: str = "plain"  # AR-DAE gradient estimate. plain (the paper's) | antithetic (ours: u and -u per image, same cost)
 diagnosis: bool = True  # evaluate the plausible-mistake variants of each trained Gaussian model (no training)
@@ -53,6 +53,10 @@ from repro.methods import noise2score as n2s
 check_parameters(globals(), positive=("sigma", "lam", "k"),
                  choices={"noise": n2s.ANNEAL, "channels": (*n2s.TRAIN_SETS, "both"), "unknown": (*n2s.ESTIMATORS, "none"),
                           "estimator": ("plain", "antithetic")})
+if unknown not in (*n2s.ESTIMATORS_FOR[noise], "none"):
+    raise ValueError(f"unknown='{unknown}' does not apply to {noise} noise: use one of {[*n2s.ESTIMATORS_FOR[noise], 'none']}")
+if blind_model and noise != "gaussian":
+    raise ValueError("blind_model=True (training over a range of the parameter) is implemented for Gaussian noise only")
 
 # %%
 import pandas as pd
@@ -98,15 +102,18 @@ complete = {mode: run for mode, run in trained.items() if run.info["status"] == 
 
 # %% [markdown]
 # ## Unknown noise level
-# The paper's unknown-parameter column picks σ per image at test time. `tv` is the official search: 50
-# values of σ in (5, 55], keeping the one whose Tweedie output has the smallest Charbonnier TV; `mad` is
-# a network-free wavelet estimate. By default the known-σ model supplies the score (no extra training);
-# `blind_model=True` trains the paper's blind model (σ drawn in [20, 55] for every example, fresh noise).
+# The paper's unknown-parameter column picks the noise parameter per image at test time. `tv` is the
+# official search: 50 values of σ in (5, 55], 100 of ζ = 1/λ in [0.005, 0.1) or 80 of k in (40, 120],
+# keeping the one whose Tweedie output has the smallest Charbonnier TV (plus, for Poisson and Gamma, the
+# official likelihood term); `mad` is a network-free wavelet estimate of σ. By default the
+# known-parameter model supplies the score (no extra training); `blind_model=True` trains the paper's
+# Gaussian blind model (σ drawn in [20, 55] for every example, fresh noise).
 
 # %%
 unknown_runs = {}
-if noise == "gaussian" and unknown != "none":
+if unknown != "none":
     method = method_name(base_method, noise, known=False)
+    name = settings[0].label.split("=")[0]  # sigma | lam | k
     for setting in settings:
         if blind_model:
             run = recipe.train_setting(setting, results_dir=results, budget=budget, device=dev, seed=seed,
@@ -119,9 +126,9 @@ if noise == "gaussian" and unknown != "none":
                                     results_dir=results, device=dev, n_images=n2s.BUDGETS[budget]["eval_images"],
                                     params={"estimator": n2s.ESTIMATORS[unknown], "score_model": base.info["run"]})
             est = pd.Series(scorer.estimates)
-            run.update(sigma_estimates={"mean": round(est.mean(), 2), "std": round(est.std(), 2),
-                                        "min": round(est.min(), 2), "max": round(est.max(), 2), "n": int(est.size)})
-            print(setting.channels, "estimated sigma:", run.info["sigma_estimates"])
+            run.update(**{f"{name}_estimates": {"mean": round(est.mean(), 2), "std": round(est.std(), 2),
+                                                "min": round(est.min(), 2), "max": round(est.max(), 2), "n": int(est.size)}})
+            print(setting.channels, f"estimated {name}:", run.info[f"{name}_estimates"])
         else:
             continue
         unknown_runs[setting.channels] = run
@@ -165,8 +172,8 @@ for run in complete.values():
 
 # %% [markdown]
 # ## Reproduced numbers
-# Every Noise2Score run of this budget and noise (method names ending in `_unknown_sigma` are the
-# unknown-parameter column; the others beyond `noise2score` are the diagnosis).
+# Every Noise2Score run of this budget and noise (method names ending in `_unknown_sigma` or
+# `_unknown_param` are the unknown-parameter column; the others beyond `noise2score` are the diagnosis).
 
 # %%
 mine = summary[(summary.paper == n2s.PAPER) & (summary.noise == noise) & (summary.budget == budget)]

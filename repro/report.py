@@ -482,6 +482,26 @@ def runs_table(paper: str, results_dir=None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def parameter_estimates(paper: str = "noise2score", results_dir=None) -> pd.DataFrame:
+    """The noise parameter estimated at test time, one row per complete unknown-parameter run of ``paper``:
+    the true value, and the mean, spread and range of the per-image estimates its run.json records
+    (``sigma_estimates``, ``lam_estimates`` or ``k_estimates``)."""
+    cols = ["noise", "channels", "budget", "true", "estimated mean", "std", "min", "max", "images", "run"]
+    rows = []
+    for info in run_infos(results_dir):
+        if info.get("paper") != paper or info.get("status") != "complete":
+            continue
+        name, _, true = str(info.get("param", "")).partition("=")
+        estimates = info.get(f"{name}_estimates")
+        if not estimates:
+            continue
+        rows.append({"noise": info["noise"], "channels": info["params"]["setting"]["channels"],
+                     "budget": info.get("budget"), "true": f"{name}={true}",
+                     "estimated mean": estimates["mean"], "std": estimates["std"], "min": estimates["min"],
+                     "max": estimates["max"], "images": estimates["n"], "run": info["run"]})
+    return pd.DataFrame(rows, columns=cols)
+
+
 def protocol_effects(results_dir=None) -> pd.DataFrame:
     """The measured protocol-effects table, from run folders ``results/protocol/<name>/``.
 

@@ -70,7 +70,13 @@ EVAL_SETS = {"color": ("cbsd68", "kodak24"), "gray": ("set12", "bsd68")}  # Tabl
 # Unknown parameter: the official blind models train on a log-uniform range and pick the parameter at
 # test time by a 1-D search minimising a Charbonnier TV-L1 term (models/Gaussian_blind_model.py).
 BLIND_TRAIN_SIGMA = (20.0, 55.0)  # Gaussian_blind_model.set_param_s: sigma in [20, 55]/255
-TV_SEARCH_SIGMA = (5.0, 55.0, 50)  # Gaussian_blind_model.forward_tv: 50 values of sigma in (5, 55]/255
+# Each search is (first, last, n): n values first (1 - p) + last p, p = 1/n .. 1, in the noise's own unit.
+TV_SEARCH = {
+    "gaussian": (5.0, 55.0, 50),  # Gaussian_blind_model.forward_tv: sigma in (5, 55]/255
+    "poisson": (0.1, 0.005, 100),  # Poisson_blind_model.forward_tv: zeta from 0.1 down to 0.005
+    "gamma": (40.0, 120.0, 80),  # Gamma_blind_model.forward_tv: k in (40, 120]
+}
+POISSON_TV_WEIGHT = 0.1  # Poisson_blind_model.forward_tv: 0.1 * TV + the Poisson term (Gamma's TV weight is 1)
 TV_EPS = 1e-6 ** 2  # L1_TVLoss_Charbonnier: e = 0.000001 ** 2
 
 BUDGETS = {
@@ -234,7 +240,14 @@ def tweedie_gamma(y: torch.Tensor, score: torch.Tensor, k: float) -> torch.Tenso
 
 
 # ---------------------------------------------------------------------------------------------------
-# Unknown noise level: estimate σ per image at test time.
+# Unknown noise parameter: estimate it per image at test time.
+#
+# The official blind models pick the parameter by a 1-D search whose criterion is a Charbonnier TV of the
+# Tweedie output plus, for Poisson and Gamma, a likelihood-like term (models/*_blind_model.py forward_tv).
+# We run the same searches with the same criteria on the score of the known-parameter model: the score
+# ∇ log p(y) is a property of the noisy images, not of the parameter Tweedie is then given, so one network
+# evaluation serves every candidate. (The official Poisson blind model instead feeds y/ζ for each
+# candidate to a network trained over ζ in [0.005, 0.1]; see the chapter.)
 
 
 def charbonnier_tv(x: torch.Tensor) -> torch.Tensor:
@@ -244,25 +257,66 @@ def charbonnier_tv(x: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(dh ** 2 + TV_EPS).flatten(1).mean(1) + torch.sqrt(dw ** 2 + TV_EPS).flatten(1).mean(1)
 
 
-def tv_search_grid() -> torch.Tensor:
-    """σ candidates (0-255 scale) of the official search: σ_min(1 - p) + σ_max p, p = 1/50 .. 1.
+def search_grid(noise: str = "gaussian") -> torch.Tensor:
+    """The official candidates: σ (0-255 scale), ζ = 1/λ or k, in the official search order.
 
-    >>> g = tv_search_grid(); len(g), float(g[0]), float(g[-1])
-    (50, 6.0, 55.0)
+    >>> [(len(g), round(float(g[0]), 4), float(g[-1])) for g in map(search_grid, ("gaussian", "poisson", "gamma"))]
+    [(50, 6.0, 55.0), (100, 0.099, 0.005), (80, 41.0, 120.0)]
     """
-    lo, hi, n = TV_SEARCH_SIGMA
+    first, last, n = TV_SEARCH[noise]
     perc = torch.arange(1, n + 1, dtype=torch.float64) / n
-    return lo * (1 - perc) + hi * perc
+    return first * (1 - perc) + last * perc
 
 
-def estimate_sigma_tv(y: torch.Tensor, score: torch.Tensor, grid: torch.Tensor | None = None) -> torch.Tensor:
-    """σ (0-255 scale) per image minimising the Charbonnier TV of y + σ² s(y) over the official grid.
+def _mean_where(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-image mean of ``values`` over the pixels where ``mask`` holds (the official ``x[recon > 0]``)."""
+    mask = mask.to(values.dtype)
+    return (values * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp_min(1)
 
-    The score does not depend on σ, so the whole search costs one network evaluation.
+
+def search_criterion(noise: str, recon: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The official forward_tv criterion per image (N,), smaller is better.
+
+    Gaussian: TV(x̂). Poisson: 0.1 TV(max(x̂, 0)) + mean over x̂ > 0 of x̂ - y log x̂ (the Poisson negative
+    log-likelihood of y = ζz up to ζ and constants). Gamma: TV(x̂) + mean over x̂ > 0 of log x̂ + y/x̂ + (y/x̂)²
+    (the official code's term, which adds (y/x̂)² to the Gamma negative log-likelihood's log x̂ + y/x̂).
     """
-    grid = tv_search_grid() if grid is None else grid
-    tv = torch.stack([charbonnier_tv(tweedie_gaussian(y, score, float(s) / 255.0)) for s in grid])  # (G, N)
-    return grid.to(y.device, torch.float32)[tv.argmin(0)]
+    if noise == "gaussian":
+        return charbonnier_tv(recon)
+    positive = recon > 0
+    safe = torch.where(positive, recon, torch.ones_like(recon))  # log and division only where counted
+    if noise == "poisson":
+        return POISSON_TV_WEIGHT * charbonnier_tv(recon.clamp_min(0)) + _mean_where(safe - y * torch.log(safe), positive)
+    ratio = y / safe
+    return charbonnier_tv(recon) + _mean_where(torch.log(safe) + ratio + ratio ** 2, positive)
+
+
+def tweedie(noise: str, y: torch.Tensor, score: torch.Tensor, param, score_param: float | None = None) -> torch.Tensor:
+    """Tweedie's estimate for a parameter in the setting's unit: σ (0-255), λ = 1/ζ, or k.
+
+    For Poisson, ``score`` is the count score of a network trained at λ = ``score_param`` (see
+    :func:`perturbation_unit`); the count score at another λ is that one times λ_train / λ.
+    """
+    if noise == "gaussian":
+        return tweedie_gaussian(y, score, param / 255.0)
+    if noise == "gamma":
+        return tweedie_gamma(y, score, param)
+    score_param = param if score_param is None else score_param
+    return tweedie_poisson(y, score * (score_param / param), 1.0 / param)
+
+
+def estimate_param_tv(noise: str, y: torch.Tensor, score: torch.Tensor, score_param: float | None = None,
+                      grid: torch.Tensor | None = None) -> torch.Tensor:
+    """The parameter per image (σ on 0-255, λ, or k) whose Tweedie output minimises :func:`search_criterion`.
+
+    The score does not depend on the parameter, so the whole search costs one network evaluation.
+    ``score_param`` is the λ the Poisson network was trained at.
+    """
+    grid = search_grid(noise) if grid is None else grid
+    params = 1.0 / grid if noise == "poisson" else grid  # ζ -> λ
+    scores = torch.stack([search_criterion(noise, tweedie(noise, y, score, float(p), score_param), y)
+                          for p in params])  # (G, N)
+    return params.to(y.device, torch.float32)[scores.argmin(0)]
 
 
 def estimate_sigma_mad(y: torch.Tensor) -> torch.Tensor:
@@ -282,6 +336,7 @@ def estimate_sigma_mad(y: torch.Tensor) -> torch.Tensor:
 
 
 ESTIMATORS = {"tv": "official TV-L1 (Charbonnier) search on the Tweedie output", "mad": "wavelet MAD"}
+ESTIMATORS_FOR = {"gaussian": ("tv", "mad"), "poisson": ("tv",), "gamma": ("tv",)}  # MAD assumes Gaussian noise
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -292,21 +347,23 @@ class ScoreDenoiser(nn.Module):
     """noisy y -> Tweedie estimate from the score network ``model`` (which sees y; for Poisson its output
     is the score of the counts y/ζ, see :func:`perturbation_unit`).
 
-    ``estimate`` ("tv" or "mad", Gaussian only) ignores ``param`` and estimates σ per image.
-    ``relu`` clamps the score at 0 before Tweedie (the diagnosis of a final ReLU; not the method).
+    ``estimate`` ignores ``param`` and estimates the parameter per image ("tv": every noise, the official
+    search; "mad": Gaussian only); for Poisson, ``param`` stays the λ the network was trained at, which
+    scales its count score. ``relu`` clamps the score at 0 before Tweedie (the diagnosis of a final ReLU;
+    not the method).
     """
 
     def __init__(self, model: nn.Module, noise: str = "gaussian", param: float = 25.0,
                  estimate: str | None = None, relu: bool = False):
         super().__init__()
-        if estimate is not None and (noise != "gaussian" or estimate not in ESTIMATORS):
-            raise NotImplementedError(f"parameter estimation is implemented for Gaussian noise with "
-                                      f"{sorted(ESTIMATORS)}; got noise={noise}, estimate={estimate}")
         noise_model(noise, param)  # validates noise and param
+        if estimate is not None and estimate not in ESTIMATORS_FOR[noise]:
+            raise NotImplementedError(f"for {noise} noise the parameter can be estimated with "
+                                      f"{list(ESTIMATORS_FOR[noise])}, not '{estimate}'")
         self.model, self.noise, self.param, self.estimate, self.relu = model, noise, float(param), estimate, relu
         self.in_channels = getattr(model, "in_channels", None)
         self.last_param: torch.Tensor | None = None  # the estimated parameter of the last call
-        self.estimates: list[float] = []  # every estimate so far, one per image
+        self.estimates: list[float] = []  # every estimate so far, one per image, in the setting's unit
 
     def score(self, y: torch.Tensor) -> torch.Tensor:
         with torch.autocast(y.device.type, enabled=False):
@@ -315,16 +372,15 @@ class ScoreDenoiser(nn.Module):
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         s = self.score(y)
-        if self.noise == "poisson":
-            return tweedie_poisson(y, s, 1.0 / self.param)
-        if self.noise == "gamma":
-            return tweedie_gamma(y, s, self.param)
         if self.estimate is None:
-            return tweedie_gaussian(y, s, self.param / 255.0)
-        sigma = estimate_sigma_tv(y, s) if self.estimate == "tv" else estimate_sigma_mad(y)
-        self.last_param = sigma.detach().cpu()
+            return tweedie(self.noise, y, s, self.param)
+        if self.estimate == "mad":
+            param = estimate_sigma_mad(y)
+        else:
+            param = estimate_param_tv(self.noise, y, s, score_param=self.param)
+        self.last_param = param.detach().cpu()
         self.estimates.extend(self.last_param.tolist())
-        return tweedie_gaussian(y, s, (sigma / 255.0).view(-1, *([1] * (y.dim() - 1))))
+        return tweedie(self.noise, y, s, param.view(-1, *([1] * (y.dim() - 1))), score_param=self.param)
 
 
 def make_denoiser(model: nn.Module, method: str = PAPER, noise: str = "gaussian", param: float = 25.0,
