@@ -988,9 +988,8 @@ def facts_noise2score(facts: Facts | None = None) -> dict:
             else "not further below the claim at σ = 50 than at σ = 25 on every set"),
     )
     unknown = "noise2score_unknown_param"  # Poisson: the estimated-λ column, colour at λ = 100 and gray at λ = 20
-    for key, param, sets in (("p100", "lam=100", colour), ("p20", "lam=20", gray)):
-        estimates = f.run(f"{P}/{unknown}_poisson_{param.replace('=', '')}_{'color' if sets == colour else 'gray'}"
-                          f"_cpu_seed0")["lam_estimates"]
+    for key, param, channels, sets in (("p100", "lam=100", "color", colour), ("p20", "lam=20", "gray", gray)):
+        estimates = f.run(f"{P}/{unknown}_poisson_{param.replace('=', '')}_{channels}_cpu_seed0")["lam_estimates"]
         out.update({f"{key}_cost": listing([ours(d, P, param=param) - ours(d, unknown, param=param) for d in sets]),
                     f"{key}_paper": listing([f.claim(P, P, d, param) - f.claim(P, unknown, d, param) for d in sets]),
                     f"{key}_lam": estimates["mean"], f"{key}_lam_range": f"{estimates['min']:.0f}–{estimates['max']:.0f}"})
