@@ -247,6 +247,23 @@ def step_timing(shapes, steps: int = 20, warmup: int = 3, device: str | torch.de
 # The fast preset against the paper's protocol, on the same noisy images
 
 
+def probe_inputs(indices, done=(), dataset: str = "kodak24", results_dir=None):
+    """The probes' inputs (results/zs_n2n/*_probe.py): for each image index not named in ``done``, its name,
+    clean and noisy images (Gaussian σ = 25, the same noisy input as the committed runs), and the committed
+    PSNR of the paper protocol (``sigma25_<dataset>``) and of the fast default (``fast_sigma25_<dataset>``)."""
+    root = Path(results_dir or runs.default_results_dir()) / NAME
+    protocol, noise = protocols.get(NAME), noise_for("gaussian", sigma=25.0)
+    paper, fast = (pd.read_csv(root / f"{name}_{dataset}" / "per_image.csv").set_index("image").psnr_db
+                   for name in ("sigma25", "fast_sigma25"))
+    images = data.load(dataset)
+    for i in indices:
+        image = images[i]
+        if image.name in done:
+            continue
+        clean = protocol.prepare(image.pixels, dataset)
+        yield image.name, clean, noisy_input(protocol, noise, clean, dataset, i, 0), paper[image.name], fast[image.name]
+
+
 def compare_presets(results_dir=None, noise_label: str = "sigma25", datasets=("kodak24", "mcmaster18"),
                     preset: str = "fast") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per data set, the ``preset`` run folder (``fast_sigma25_kodak24``) against the paper's (``sigma25_kodak24``),

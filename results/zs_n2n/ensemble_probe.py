@@ -15,8 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from repro import data, metrics, protocols
-from repro.evaluate import noisy_input
+from repro import metrics, protocols
 from repro.experiments import zs_n2n
 from repro.methods import zsn2n
 
@@ -38,24 +37,16 @@ def self_ensemble(model, y):
 
 def main(indices):
     torch.set_num_threads(1)
-    protocol, noise = protocols.get("zs_n2n"), zs_n2n.noise_for("gaussian", sigma=25.0)
-    paper = pd.read_csv(HERE / "sigma25_kodak24" / "per_image.csv").set_index("image").psnr_db
-    fast = pd.read_csv(HERE / "fast_sigma25_kodak24" / "per_image.csv").set_index("image").psnr_db
+    protocol = protocols.get("zs_n2n")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     done = set(pd.read_csv(OUT).image) if OUT.exists() else set()
-    images = data.load(DATASET)
-    for i in indices:
-        image = images[i]
-        if image.name in done:
-            continue
-        clean = protocol.prepare(image.pixels, DATASET)
-        noisy = noisy_input(protocol, noise, clean, DATASET, i, 0)
+    for name, clean, noisy, paper_db, fast_db in zs_n2n.probe_inputs(indices, done, DATASET):
         fits = [zsn2n.fit(noisy, path="fast", device="cpu", seed=seed, settings=zsn2n.FAST) for seed in (0, 1)]
         single = [zsn2n.denoise_with(f.model, noisy) for f in fits]
         start = time.perf_counter()
         flipped = [self_ensemble(f.model, noisy) for f in fits]
         psnr = lambda x: float(metrics.psnr(x, clean, protocol.psnr)[0])  # noqa: E731
-        row = {"image": image.name, "paper_db": paper[image.name], "fast_committed_db": fast[image.name],
+        row = {"image": name, "paper_db": paper_db, "fast_committed_db": fast_db,
                "seed0_db": psnr(single[0]), "seed0_self_ensemble_db": psnr(flipped[0]),
                "two_seeds_db": psnr((single[0] + single[1]) / 2),
                "two_seeds_self_ensemble_db": psnr((flipped[0] + flipped[1]) / 2),

@@ -15,8 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from repro import data, metrics, protocols
-from repro.evaluate import noisy_input
+from repro import metrics, protocols
 from repro.experiments import zs_n2n
 from repro.methods import zsn2n
 
@@ -27,21 +26,13 @@ DATASET = "kodak24"
 
 def main(indices):
     torch.set_num_threads(1)
-    protocol, noise = protocols.get("zs_n2n"), zs_n2n.noise_for("gaussian", sigma=25.0)
-    paper = pd.read_csv(HERE / "sigma25_kodak24" / "per_image.csv").set_index("image").psnr_db
-    fast = pd.read_csv(HERE / "fast_sigma25_kodak24" / "per_image.csv").set_index("image").psnr_db
+    protocol = protocols.get("zs_n2n")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     done = set(pd.read_csv(OUT).image) if OUT.exists() else set()
-    images = data.load(DATASET)
-    for i in indices:
-        image = images[i]
-        if image.name in done:
-            continue
-        clean = protocol.prepare(image.pixels, DATASET)
-        noisy = noisy_input(protocol, noise, clean, DATASET, i, 0)
+    for name, clean, noisy, paper_db, fast_db in zs_n2n.probe_inputs(indices, done, DATASET):
         fitted = zsn2n.fit(noisy, path="fast", device="cpu", seed=0, settings=zsn2n.FAST, precision="fp32")
         out = zsn2n.denoise_with(fitted.model, noisy)
-        row = {"image": image.name, "paper_db": paper[image.name], "fast_bf16_committed_db": fast[image.name],
+        row = {"image": name, "paper_db": paper_db, "fast_bf16_committed_db": fast_db,
                "fast_fp32_db": float(metrics.psnr(out, clean, protocol.psnr)[0]), "fit_s": round(fitted.seconds, 1),
                "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
                "settings": zsn2n.FAST.describe(), "commit": commit}
