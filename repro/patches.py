@@ -53,16 +53,31 @@ class PatchSampler:
         self.images = [torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1).float() / 255.0 for im in images]
         self.patch_size, self.noise, self.copies = patch_size, noise, copies
         self.fixed_noise, self.augment = fixed_noise, augment
-        self.fixed: list[tuple[torch.Tensor, ...]] | None = None
-        self.fixed_levels: list[torch.Tensor] | None = None  # σ of each image's first fixed copy, when reported
-        if fixed_noise:
-            g = torch.Generator().manual_seed(seed + 7919)  # a stream of its own, independent of crop order
-            self.fixed, levels = [], []
+        self._fixed_seed = seed + 7919  # a stream of its own, independent of crop order
+        self._fixed: list[tuple[torch.Tensor, ...]] | None = None
+        self._fixed_levels: list[torch.Tensor] | None = None
+
+    @property
+    def fixed(self) -> list[tuple[torch.Tensor, ...]] | None:
+        """The fixed noisy set (``fixed_noise=True``), drawn on first use from its own seeded stream.
+
+        Drawn lazily so that a complete run which a recipe reuses does not wait for it (~90 s for Gamma noise
+        on CBSD432); the draws depend only on ``seed``, not on when they are made.
+        """
+        if self.fixed_noise and self._fixed is None:
+            g = torch.Generator().manual_seed(self._fixed_seed)
+            fixed, levels = [], []
             for im in self.images:
                 drawn, level = self._noisy_copies(im[None], g)
-                self.fixed.append(tuple(c[0] for c in drawn))
+                fixed.append(tuple(c[0] for c in drawn))
                 levels.append(level)
-            self.fixed_levels = None if levels[0] is None else levels
+            self._fixed, self._fixed_levels = fixed, None if levels[0] is None else levels
+        return self._fixed
+
+    @property
+    def fixed_levels(self) -> list[torch.Tensor] | None:
+        """σ of each image's first fixed copy, where the noise model reports one."""
+        return self._fixed_levels if self.fixed is not None else None
 
     @property
     def label(self) -> str:
@@ -78,6 +93,7 @@ class PatchSampler:
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         p = self.patch_size
         clean, noisy, levels = [], [[] for _ in range(self.copies)], []
+        fixed = self.fixed
         for _ in range(batch_size):
             i = int(torch.randint(len(self.images), (1,), generator=generator))
             c, h, w = self.images[i].shape
@@ -91,13 +107,13 @@ class PatchSampler:
                 return crop.flip(2) if flip else crop
 
             clean.append(cut(self.images[i]))
-            if self.fixed is not None:
+            if fixed is not None:
                 for j in range(self.copies):
-                    noisy[j].append(cut(self.fixed[i][j]))
+                    noisy[j].append(cut(fixed[i][j]))
                 if self.fixed_levels is not None:
                     levels.append(self.fixed_levels[i])
         clean_t = torch.stack(clean)
-        if self.fixed is not None:
+        if fixed is not None:
             noisy_t = tuple(torch.stack(n) for n in noisy)
             levels_t = torch.cat(levels) if levels else None
         else:

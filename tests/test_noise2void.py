@@ -7,7 +7,7 @@ import torch
 
 from repro.methods import noise2void, ssdn
 from repro.models import UNet
-from repro.patches import Batch
+from repro.patches import Batch, PatchSampler
 
 
 def test_one_masked_pixel_per_box_replaced_from_its_window():
@@ -75,7 +75,6 @@ def test_the_bsd68_baselines_read_n2vs_noisy_copy_and_train_against_their_own_ta
     from repro.experiments import noise2void as recipe
     from repro.methods import noise2noise
     from repro.noise import Gaussian
-    from repro.patches import PatchSampler
 
     images = recipe.training_images("smoke")
     noise = Gaussian(25.0)
@@ -113,10 +112,16 @@ def test_an_n2c_baseline_trains_and_is_scored_on_bsd68(tmp_path, one_thread, mon
     # reused as it is, not trained again from iteration 0
     (run.path / "checkpoint.pt").unlink()
     model_bytes = (run.path / "model.pt").read_bytes()
+
+    def no_noise_drawn(*args, **kwargs):  # nor is its fixed noisy set drawn (~90 s for Gamma on CBSD432)
+        raise AssertionError("a reused run drew its training noise")
+
+    monkeypatch.setattr(PatchSampler, "_noisy_copies", no_noise_drawn)
     again = recipe.train(method="n2c", budget="smoke", device="cpu", results_dir=tmp_path, precision="fp32",
                          progress=False)
     assert again.path == run.path and json.loads((run.path / "run.json").read_text()) == info
     assert not (run.path / "checkpoint.pt").exists() and (run.path / "model.pt").read_bytes() == model_bytes
+    monkeypatch.undo()
     monkeypatch.setitem(recipe.n2v.BUDGETS["smoke"], "iterations", info["iterations"] + 1)
     with pytest.raises(ValueError, match=f"complete run of {info['iterations']} iterations; this call asks for"):
         recipe.train(method="n2c", budget="smoke", device="cpu", results_dir=tmp_path, precision="fp32",
