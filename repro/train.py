@@ -275,7 +275,9 @@ def train(
                 row["val_psnr_db"] = float(validate(model))
                 model.train()
             curve.append(row)
-            bar.set_postfix(loss=f"{row['loss']:.5f}", val=f"{row['val_psnr_db']:.2f}")
+            # the latest validation, not the nan of the loss-only rows between two validations
+            checked = [r["val_psnr_db"] for r in curve if math.isfinite(r["val_psnr_db"])]
+            bar.set_postfix(loss=f"{row['loss']:.5f}", **({"val": f"{checked[-1]:.2f}"} if checked else {}))
         if ranks == 1:
             over_time = time_limit_s is not None and time.perf_counter() - session_t0 > time_limit_s
         if done % config.checkpoint_every == 0 or done == end or over_time:
