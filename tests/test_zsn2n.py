@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from repro import data, metrics, noise, protocols
+from repro import data, metrics, noise, protocols, runs
 from repro.evaluate import evaluate
 from repro.experiments import zs_n2n as recipe
 from repro.methods import zsn2n
@@ -334,3 +334,20 @@ def test_fast_fit_steps_use_one_thread_and_give_the_others_back():
         assert set(seen) == {zsn2n.FAST.threads} == {1} and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_second_core_table_compares_every_way_on_the_same_probe_images():
+    root = runs.default_results_dir()
+    ways = recipe.second_core(root)
+    ensemble = pd.read_csv(root / "zs_n2n" / "ensemble_probe.csv").set_index("image")
+    probed = pd.read_csv(root / "zs_n2n" / "settings_probe.csv")
+    common = set(ensemble.index).intersection(*(set(g.image) for _, g in probed.groupby("variant")))
+    assert len(ways) >= 3 and (ways.images == len(common)).all()
+    rows = ways.set_index("way")
+    default, two = rows.loc[recipe.SECOND_CORE_WAYS[0][0]], rows.loc[recipe.SECOND_CORE_WAYS[1][0]]
+    same = ensemble.loc[sorted(common)]
+    assert default.mean_minus_paper_db == pytest.approx((same.seed0_db - same.paper_db).mean())
+    assert two.mean_minus_paper_db == pytest.approx((same.two_seeds_db - same.paper_db).mean())
+    timing = pd.read_csv(root / "timing" / "zsn2n_cores.csv")
+    assert default.fit_wall_s == timing[timing.way == "default_1thread"].fit_wall_s.median()
+    assert (ways.worst_db <= ways.mean_minus_paper_db).all() and default.crops_per_step == zsn2n.FAST.batch

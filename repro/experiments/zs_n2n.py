@@ -303,6 +303,47 @@ def compare_presets(results_dir=None, noise_label: str = "sigma25", datasets=("k
     return pd.DataFrame(summary), per_image
 
 
+# (label, probe file, its variant or None, PSNR column, crops fitted per step over all fits, timing way)
+SECOND_CORE_WAYS = [
+    ("one fit, 16 crops a step, 1 thread (the default)", "ensemble_probe.csv", None, "seed0_db", 16, "default_1thread"),
+    ("two such fits averaged, one per core", "ensemble_probe.csv", None, "two_seeds_db", 32, "two_fits_1thread"),
+    ("one fit, 32 crops a step, 2 threads", "settings_probe.csv", "batch32", "seed0_db", 32, "batch32_2threads"),
+    ("two 32-crop fits averaged", "settings_probe.csv", "batch32", "average_db", 64, None),
+    ("one fit, 16 crops, cosine decay from lr 3e-3", "settings_probe.csv", "cosine_lr3e-3", "seed0_db", 16, None),
+]
+
+
+def second_core(results_dir=None) -> pd.DataFrame:
+    """What spending more work on the fast default buys, on the probe images (results/zs_n2n/ensemble_probe.csv and
+    settings_probe.csv, Kodak at Gaussian σ=25, the committed runs' noisy inputs) and what it costs in wall time
+    (results/timing/zsn2n_cores.csv: full fits of a Kodak-size image on 2 otherwise idle cores, in the same run).
+
+    One row per way that has been probed, all on the images every probed way has: the mean PSNR difference to
+    the paper protocol's fit of the same noisy image, the worst image, the crops fitted per step (all fits
+    together: the work), and the median measured wall seconds of the fit (NaN: not timed).
+    """
+    root = Path(results_dir or runs.default_results_dir())
+    timing_path = root / "timing" / "zsn2n_cores.csv"
+    walls = (pd.read_csv(timing_path).groupby("way").fit_wall_s.median() if timing_path.exists() else pd.Series())
+    gaps = {}
+    for label, file, variant, column, _, _ in SECOND_CORE_WAYS:
+        path = root / NAME / file
+        if not path.exists():
+            continue
+        probe = pd.read_csv(path)
+        if variant is not None:
+            probe = probe[probe.variant == variant]
+        if len(probe):
+            gaps[label] = (probe[column] - probe.paper_db).set_axis(probe.image)
+    if not gaps:
+        return pd.DataFrame()
+    common = sorted(set.intersection(*(set(g.index) for g in gaps.values())))
+    rows = [{"way": label, "mean_minus_paper_db": gaps[label][common].mean(), "worst_db": gaps[label][common].min(),
+             "images": len(common), "crops_per_step": crops, "fit_wall_s": walls.get(way, float("nan")) if way else float("nan")}
+            for label, _, _, _, crops, way in SECOND_CORE_WAYS if label in gaps]
+    return pd.DataFrame(rows)
+
+
 # ---------------------------------------------------------------------------------------------------
 # What the notebook runs
 
