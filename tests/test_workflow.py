@@ -184,6 +184,13 @@ def test_the_smoke_grid_runs_end_to_end_and_resumes(tmp_path):
     assert not (ROOT / "results" / "noise2noise" / "n2n_gaussian_smoke_seed0").exists()
     again = snakemake("-n", *config)  # everything is there: nothing to do
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr, again.stdout[-2000:]
+    # a run paused by its time limit is taken for done, and the dry run says how to resume it
+    paused = results / SMOKE[0][7] / "run.json"
+    paused.write_text(json.dumps({**json.loads(paused.read_text()), "status": "paused"}))
+    noted = snakemake("-n", *config)
+    assert f"{results / SMOKE[0][7]} exists but is 'paused'" in noted.stderr, noted.stderr[-2000:]
+    assert (f"resume it with: papermill notebooks/noise2noise.ipynb {logs / SMOKE[0][7]}.ipynb -r method n2n "
+            f"-r noise gaussian -p sigma 25 -r budget smoke -p seed 0 -r results_dir {results}") in noted.stderr
 
 
 def record(path: Path) -> None:
