@@ -93,7 +93,7 @@ class PatchSampler:
     def sample(self, batch_size: int, generator: torch.Generator) -> Batch:
         p = self.patch_size
         clean, noisy, levels = [], [[] for _ in range(self.copies)], []
-        fixed = self.fixed
+        fixed, fixed_levels = self.fixed, self.fixed_levels
         for _ in range(batch_size):
             i = int(torch.randint(len(self.images), (1,), generator=generator))
             c, h, w = self.images[i].shape
@@ -110,8 +110,8 @@ class PatchSampler:
             if fixed is not None:
                 for j in range(self.copies):
                     noisy[j].append(cut(fixed[i][j]))
-                if self.fixed_levels is not None:
-                    levels.append(self.fixed_levels[i])
+                if fixed_levels is not None:
+                    levels.append(fixed_levels[i])
         clean_t = torch.stack(clean)
         if fixed is not None:
             noisy_t = tuple(torch.stack(n) for n in noisy)

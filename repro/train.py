@@ -276,8 +276,8 @@ def train(
                 model.train()
             curve.append(row)
             # the latest validation, not the nan of the loss-only rows between two validations
-            checked = [r["val_psnr_db"] for r in curve if math.isfinite(r["val_psnr_db"])]
-            bar.set_postfix(loss=f"{row['loss']:.5f}", **({"val": f"{checked[-1]:.2f}"} if checked else {}))
+            latest = next((r["val_psnr_db"] for r in reversed(curve) if math.isfinite(r["val_psnr_db"])), None)
+            bar.set_postfix(loss=f"{row['loss']:.5f}", **({"val": f"{latest:.2f}"} if latest is not None else {}))
         if ranks == 1:
             over_time = time_limit_s is not None and time.perf_counter() - session_t0 > time_limit_s
         if done % config.checkpoint_every == 0 or done == end or over_time:

@@ -326,12 +326,13 @@ def second_core(results_dir=None) -> pd.DataFrame:
     root = Path(results_dir or runs.default_results_dir())
     timing_path = root / "timing" / "zsn2n_cores.csv"
     walls = (pd.read_csv(timing_path).groupby("way").fit_wall_s.median() if timing_path.exists() else pd.Series())
+    files = {file for _, file, *_ in SECOND_CORE_WAYS if (root / NAME / file).exists()}
+    probes = {file: pd.read_csv(root / NAME / file) for file in files}
     gaps = {}
     for label, file, variant, column, _, _ in SECOND_CORE_WAYS:
-        path = root / NAME / file
-        if not path.exists():
+        if file not in probes:
             continue
-        probe = pd.read_csv(path)
+        probe = probes[file]
         if variant is not None:
             probe = probe[probe.variant == variant]
         if len(probe):
@@ -342,7 +343,7 @@ def second_core(results_dir=None) -> pd.DataFrame:
     common = sorted(next(iter(gaps.values())).index)
     gaps = {label: g for label, g in gaps.items() if set(common) <= set(g.index)}
     rows = [{"way": label, "mean_minus_paper_db": gaps[label][common].mean(), "worst_db": gaps[label][common].min(),
-             "images": len(common), "crops_per_step": crops, "fit_wall_s": walls.get(way, float("nan")) if way else float("nan")}
+             "images": len(common), "crops_per_step": crops, "fit_wall_s": walls.get(way, float("nan"))}
             for label, _, _, _, crops, way in SECOND_CORE_WAYS if label in gaps]
     return pd.DataFrame(rows)
 
