@@ -18,6 +18,7 @@ Two regimes, labelled in every run because they differ by 0.3-0.5 dB (Neighbor2N
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -43,19 +44,32 @@ class Batch:
 class PatchSampler:
     """Draw batches of augmented crops from a list of uint8 (H, W, C) images."""
 
-    def __init__(self, images: list[np.ndarray], patch_size: int, noise: NoiseModel, copies: int = 2,
-                 fixed_noise: bool = False, seed: int = 0, augment: bool = True):
-        if not images:
-            raise ValueError("PatchSampler needs at least one training image")
-        small = [im.shape[:2] for im in images if min(im.shape[:2]) < patch_size]
-        if small:
-            raise ValueError(f"patch_size {patch_size} is larger than {len(small)} training image(s), e.g. {small[0]}")
-        self.images = [torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1).float() / 255.0 for im in images]
+    def __init__(self, images: list[np.ndarray] | Callable[[], list[np.ndarray]], patch_size: int,
+                 noise: NoiseModel, copies: int = 2, fixed_noise: bool = False, seed: int = 0, augment: bool = True):
+        # A callable is called on first use: a complete run that a recipe reuses then reads no training set.
+        self._source, self._images = images, None
         self.patch_size, self.noise, self.copies = patch_size, noise, copies
+        if not callable(images):
+            self.images  # noqa: B018 (a list is checked at once)
         self.fixed_noise, self.augment = fixed_noise, augment
         self._fixed_seed = seed + 7919  # a stream of its own, independent of crop order
         self._fixed: list[tuple[torch.Tensor, ...]] | None = None
         self._fixed_levels: list[torch.Tensor] | None = None
+
+    @property
+    def images(self) -> list[torch.Tensor]:
+        """The training images as float (C, H, W) tensors on [0, 1], read on first use if given as a loader."""
+        if self._images is None:
+            images = self._source() if callable(self._source) else self._source
+            if not images:
+                raise ValueError("PatchSampler needs at least one training image")
+            small = [im.shape[:2] for im in images if min(im.shape[:2]) < self.patch_size]
+            if small:
+                raise ValueError(f"patch_size {self.patch_size} is larger than {len(small)} training image(s), "
+                                 f"e.g. {small[0]}")
+            self._images = [torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1).float() / 255.0
+                            for im in images]
+        return self._images
 
     @property
     def fixed(self) -> list[tuple[torch.Tensor, ...]] | None:

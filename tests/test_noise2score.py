@@ -453,6 +453,16 @@ def test_a_training_paused_by_its_time_limit_is_marked_paused_and_resumes_to_com
     assert not paused.per_image_csv.exists()  # nothing is evaluated on a half-trained model
     done = recipe.train_setting(setting, results_dir=results, budget="smoke", device="cpu", progress=False)
     assert done.path == paused.path and done.info["status"] == "complete" and done.info["iterations"] == 4
+    # the manifest's count is the number of images trained on (it sets the epoch length of the schedule)
+    assert recipe.training_image_count(setting, "smoke") == len(recipe.training_images(setting, "smoke"))
+    assert done.info["params"]["train_set"] == f"bsd400 ({len(recipe.training_images(setting, 'smoke'))} images)"
+
+    def not_read(*args, **kwargs):  # the whole training set (CBSD432: ~10 s) is not read to find a run complete
+        raise AssertionError("a reused run read its training set")
+
+    monkeypatch.setattr(recipe, "training_images", not_read)
+    again = recipe.train_setting(setting, results_dir=results, budget="smoke", device="cpu", progress=False)
+    assert again.path == done.path and again.info == done.info
 
 
 def test_training_sets_are_disjoint_from_the_test_sets():

@@ -30,6 +30,11 @@ def training_images(setting: Setting, budget: str) -> list:
     return [convert(px) for px in images]
 
 
+def training_image_count(setting: Setting, budget: str) -> int:
+    """How many images :func:`training_images` returns, from the set's manifest, without reading them."""
+    return len(data.get(TRAIN_SETS[setting.channels]).files()[: BUDGETS[budget]["train_images"]])
+
+
 def train_setting(setting: Setting, *, results_dir, budget: str, device, seed: int = 0, method: str = PAPER,
                   schedule: str = "run", sigma_range: tuple[float, float] | None = None,
                   architecture: str = "unet", init: str = "normal", output_relu: bool = False,
@@ -45,8 +50,9 @@ def train_setting(setting: Setting, *, results_dir, budget: str, device, seed: i
     """
 
     hp = BUDGETS[budget]
-    images = training_images(setting, budget)
-    iterations = iterations_for(budget, len(images))
+    n_images = training_image_count(setting, budget)
+    images = lambda: training_images(setting, budget)  # noqa: E731 (read on first use: a complete run is reused unread)
+    iterations = iterations_for(budget, n_images)
     batch_size = hp["batch_size"] // 2 if antithetic else hp["batch_size"]  # same network passes per step
     eval_noise = noise_model(setting.noise, setting.param)
     if blind:
@@ -60,7 +66,7 @@ def train_setting(setting: Setting, *, results_dir, budget: str, device, seed: i
     config = train_config(hp, iterations=iterations, batch_size=batch_size, lr=LR, betas=BETAS,
                           rampdown_fraction=RAMPDOWN_FRACTION, precision=precision, seed=seed)
     loss = ARDAELoss(setting.noise, setting.param, schedule=schedule, sigma_range=sigma_range,
-                     batch_size=batch_size, epoch_iterations=epoch_iterations(len(images), batch_size),
+                     batch_size=batch_size, epoch_iterations=epoch_iterations(n_images, batch_size),
                      output_relu=output_relu, antithetic=antithetic)
     model, arch_kwargs = build_model(architecture, setting.n_channels, init)
     inference = {"noise": setting.noise, "param": setting.param, "estimate": estimate, "relu": output_relu}
@@ -70,7 +76,7 @@ def train_setting(setting: Setting, *, results_dir, budget: str, device, seed: i
     params = {"setting": setting.__dict__, "schedule": schedule, "sigma_a": [loss.sigma_max, loss.sigma_min],
               "architecture": architecture, "init": init if architecture != "unet" else "he",
               "output_relu": output_relu, "blind": blind, "estimate": estimate, "precision": precision,
-              "train_set": f"{TRAIN_SETS[setting.channels]} ({len(images)} images)",
+              "train_set": f"{TRAIN_SETS[setting.channels]} ({n_images} images)",
               "train_noise": sampler.noise.label, "lr": LR, "betas": BETAS,
               "rampdown_fraction": RAMPDOWN_FRACTION, **hp, "iterations": iterations, "batch_size": batch_size,
               "ardae_estimator": "antithetic" if antithetic else "plain"}
