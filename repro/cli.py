@@ -95,9 +95,9 @@ def main(argv=None) -> int:
                         "image one channel at a time")
     p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
     p.add_argument("--protocol", default=None, metavar="{fast,paper}",
-                   help="how ZS-N2N is fitted. fast (default): 3000 Adam steps (lr 2e-3 halved every 1000), each on "
-                        "16 random 16x16 crops, input centred, weights averaged; seconds per image, the same at "
-                        "any size. paper: the published protocol exactly (the authors' Colab): 3000 steps on the "
+                   help="how ZS-N2N is fitted. fast (default): two fits averaged (one per core, at once), each "
+                        "3000 Adam steps (lr 2e-3 halved every 1000) on 16 random 16x16 crops, input centred, "
+                        "weights averaged; seconds per image, the same at any size. paper: the published protocol exactly (the authors' Colab): 3000 steps on the "
                         "whole image (above 1 MP on random 1 MP windows, for memory); minutes per image. The "
                         "book's ZS-N2N chapter compares their PSNR and time")
     p.add_argument("--steps", type=int, default=None,

@@ -6,9 +6,10 @@
 
 * Methods (``--method``): ``zs-n2n`` (the default: Zero-Shot Noise2Noise, fitted to each image, no training
   data), or a trained model: a run folder holding ``model.pt`` or that file, loaded by :func:`repro.load`.
-* ZS-N2N protocols (``--protocol``): ``fast`` (the default, :data:`repro.methods.zsn2n.FAST`: 3000 steps
-  each on 16 random 16x16 crops, the input centred, the weights averaged; the work per step is the same on
-  any image size, so a fit takes about as long on a 12 MP photo as on a thumbnail) or ``paper``
+* ZS-N2N protocols (``--protocol``): ``fast`` (the default, :data:`repro.methods.zsn2n.FAST`: two fits
+  averaged, at once in two processes on CPU, each 3000 steps on 16 random 16x16 crops, the input centred, the
+  weights averaged; the work per step is the same on any image size, so a fit takes about as long on a 12 MP
+  photo as on a thumbnail) or ``paper``
   (:data:`repro.methods.zsn2n.PAPER`, the published protocol: 3000 steps on the whole image, minutes per
   image). ``results/zs_n2n/fast_*`` and the book's ZS-N2N chapter give the PSNR each costs.
 * Before the work starts it prints the files, the method and its settings, and, before each image, its size

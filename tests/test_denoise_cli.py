@@ -362,6 +362,7 @@ def test_size_method_settings_and_estimate_are_printed_before_the_work(inputs, t
     first_write = next(i for i, s in enumerate(lines) if s.startswith("wrote "))
     plan = "\n".join(lines[:first_write])
     assert "method: zs-n2n, protocol fast: 2 steps on 16 random 16x16 crops per step" in plan, plan
+    assert "; 2 such fits with consecutive seeds, averaged (on CPU at once, one process each)" in plan, plan
     assert f"{inputs / 'gray.png'}: 48x40 (0.0 MP), gray, about " in plan, plan
     assert f"{inputs / 'colour.jpg'}: 48x40 (0.0 MP), colour, about " in plan, plan
     assert "estimated time: about" in plan and "2 image(s)" in plan

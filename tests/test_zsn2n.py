@@ -1,6 +1,7 @@
 """Zero-Shot Noise2Noise: network, pair downsampler, loss, fit, the reference/fast paths, and run folders."""
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -313,9 +314,15 @@ def test_full_set_run_fast_preset_has_its_own_folder_and_settings(tmp_path):
     args = (tmp_path, protocols.get("zs_n2n"), noise.Gaussian(25), "mcmaster18")
     run, table = recipe.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False, preset="fast")
     info = json.loads((run.path / "run.json").read_text())
-    assert run.path.name == "fast_sigma25_mcmaster18_first1_smoke" and info["method"] == "zs-n2n fast"
+    assert run.path.name == "fast_2fits_sigma25_mcmaster18_first1_smoke" and info["method"] == "zs-n2n fast, 2 fits"
     assert info["params"]["crop"] == zsn2n.FAST.crop and info["params"]["batch"] == zsn2n.FAST.batch
     assert info["params"]["steps"] == zsn2n.SMOKE_STEPS and info["params"]["preset"] == "fast"
+    assert info["params"]["fits"] == zsn2n.FAST.fits == 2
+    # one fit (the default until two) keeps the folder and the method name its committed runs have
+    one, one_table = recipe.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False,
+                                         preset="fast", fits=1)
+    assert one.path.name == "fast_sigma25_mcmaster18_first1_smoke" and one.info["method"] == "zs-n2n fast"
+    assert one.info["params"]["fits"] == 1 and one_table.psnr_db.iloc[0] != table.psnr_db.iloc[0]
     with pytest.raises(ValueError, match="preset"):
         recipe.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False, preset="quick")
 
@@ -353,3 +360,35 @@ def test_the_second_core_table_compares_every_way_on_the_same_probe_images():
     timing = pd.read_csv(root / "timing" / "zsn2n_cores.csv")
     assert default.fit_wall_s == timing[timing.way == "default_1thread"].fit_wall_s.median()
     assert (ways.worst_db <= ways.mean_minus_paper_db).all() and default.crops_per_step == zsn2n.FAST.batch
+
+
+def test_two_fits_run_at_once_in_forked_processes_and_average_like_two_fits_one_after_the_other(monkeypatch, tmp_path):
+    """The default's two fits (seeds 0 and 1) run one per core; the result is the mean of the two denoised images,
+    whatever the number of processes (each fit steps on one thread either way)."""
+    noisy = noise.Gaussian(25, clip=True)(smooth_image(3, 48), generator=torch.Generator().manual_seed(0))
+    settings = dataclasses.replace(zsn2n.FAST, steps=30)
+    cpu = torch.device("cpu")
+    assert zsn2n.parallel_fits(settings, cpu) == min(2, len(os.sched_getaffinity(0)))
+    assert zsn2n.parallel_fits(settings, torch.device("cuda")) == 1  # no CUDA in a forked process
+    fit, log = zsn2n.fit, tmp_path / "pids"
+
+    def logged_fit(*args, **kwargs):  # a file: a forked worker's memory does not come back
+        with log.open("a") as f:
+            f.write(f"{os.getpid()}\n")
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(zsn2n, "fit", logged_fit)
+    together, fits = zsn2n.fit_and_denoise(noisy, device="cpu", settings=settings)
+    pids_forked = set(map(int, log.read_text().split()))
+    monkeypatch.setattr(zsn2n, "parallel_fits", lambda settings, device: 1)
+    apart, _ = zsn2n.fit_and_denoise(noisy, device="cpu", settings=settings)
+    assert [f.steps for f in fits] == [30, 30]
+    torch.testing.assert_close(together, apart, rtol=0, atol=1e-6)
+    each = [zsn2n.denoise_with(fit(noisy, device="cpu", seed=s, settings=settings).model, noisy) for s in (0, 1)]
+    torch.testing.assert_close(together, (each[0] + each[1]) / 2, rtol=0, atol=1e-6)
+    assert not torch.allclose(each[0], each[1], atol=1e-3)  # two different fits, not one twice
+    if len(os.sched_getaffinity(0)) >= 2:  # the fits ran in two other processes (the parent's one-step warm-up aside)
+        assert len(pids_forked - {os.getpid()}) == 2
+    denoiser = zsn2n.ZeroShotN2N(device="cpu", settings=settings)
+    denoiser(noisy.expand(2, -1, -1, -1))
+    assert len(denoiser.last_fits) == 4  # two images, two fits each

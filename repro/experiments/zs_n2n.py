@@ -6,9 +6,10 @@ writes run folders under ``results/zs_n2n/``. :func:`run` is what the notebook c
 image, the published check on Kodak crops, then a full set, in that order.
 
 Run folders: ``<noise>_<dataset>`` (the paper's protocol, method ``zs-n2n``; the ``cpu`` and ``paper``
-budgets share it, both are the paper's 3000 steps), ``fast_<noise>_<dataset>`` (:data:`repro.methods.zsn2n.FAST`,
-method ``zs-n2n fast``, fitted on the same noisy images) and ``crops<size>_<noise>_kodak24`` (the crop check,
-``per_crop.csv``, out of ``summary.csv``).
+budgets share it, both are the paper's 3000 steps), ``fast_2fits_<noise>_<dataset>`` (:data:`repro.methods.zsn2n.FAST`,
+two fits averaged, method ``zs-n2n fast, 2 fits``; :func:`preset_label`), ``fast_<noise>_<dataset>`` (its one-fit
+form, the default until two fits; method ``zs-n2n fast``), all fitted on the same noisy images, and
+``crops<size>_<noise>_kodak24`` (the crop check, ``per_crop.csv``, out of ``summary.csv``).
 """
 from __future__ import annotations
 
@@ -190,24 +191,40 @@ def crop_check_run(results_dir, protocol, noise, dataset: str = "kodak24", crop:
     return run, table
 
 
+def preset_label(preset: str, settings: Settings | None = None) -> str:
+    """The run-folder prefix of a preset's full-set runs: its name, with the number of fits averaged when more
+    than one (each number of fits is a run of its own; ``settings`` defaults to the preset's).
+
+    >>> preset_label("fast"), preset_label("fast", Settings(fits=1)), preset_label("paper")
+    ('fast_2fits', 'fast', 'paper')
+    """
+    fits = (settings or PRESETS[preset]).fits
+    return preset if fits == 1 else f"{preset}_{fits}fits"
+
+
 def full_set_run(results_dir, protocol, noise, dataset: str, n_images: int | None = None, budget: str = "cpu",
-                 device: str | torch.device = "auto", seed: int = 0, progress: bool = True, preset: str = "paper"):
+                 device: str | torch.device = "auto", seed: int = 0, progress: bool = True, preset: str = "paper",
+                 fits: int | None = None):
     """Evaluate ZS-N2N (fast path) on full-size images of a set, resumable image by image.
 
     ``preset`` "paper" (the committed ``sigma25_kodak24``-style runs) or "fast" (``zsn2n.FAST``, the default
-    of ``repro denoise``: its own run folder ``fast_<noise>_<dataset>`` and method ``zs-n2n fast``, fitted on
-    the same noisy images).
+    of ``repro denoise``: its own run folder ``fast_2fits_<noise>_<dataset>`` and method ``zs-n2n fast, 2 fits``,
+    fitted on the same noisy images). ``fits`` overrides the preset's number of fits averaged (1: the folder
+    ``fast_<noise>_<dataset>``, method ``zs-n2n fast``).
     """
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {tuple(PRESETS)}, got '{preset}'")
     device = resolve_device(device) if isinstance(device, str) else device
-    settings = PRESETS[preset]
+    settings = PRESETS[preset] if fits is None else dataclasses.replace(PRESETS[preset], fits=fits)
     steps = steps_for_budget(budget)
     name = run_name(noise, dataset, budget, None, n_images)
-    if preset != "paper":
-        name, settings = f"{preset}_{name}", dataclasses.replace(settings, steps=steps)
+    method = "zs-n2n" if preset == "paper" else f"zs-n2n {preset}"
+    if settings.fits > 1:
+        method += f", {settings.fits} fits"
+    if preset != "paper" or settings.fits > 1:
+        name, settings = f"{preset_label(preset, settings)}_{name}", dataclasses.replace(settings, steps=steps)
     run = _open_run(results_dir, name, noise, protocol, budget, device, steps, seed, settings,
-                    "zs-n2n" if preset == "paper" else f"zs-n2n {preset}", dataset=dataset, n_images=n_images,
+                    method, dataset=dataset, n_images=n_images,
                     path="fast", fast_precision=fast_precision(device),
                     **({} if preset == "paper" else {"preset": preset}))
     denoiser = ZeroShotN2N(steps=steps, path="fast", device=device, seed=seed, settings=settings,
@@ -250,7 +267,8 @@ def step_timing(shapes, steps: int = 20, warmup: int = 3, device: str | torch.de
 def probe_inputs(indices, done=(), dataset: str = "kodak24", results_dir=None):
     """The probes' inputs (results/zs_n2n/*_probe.py): for each image index not named in ``done``, its name,
     clean and noisy images (Gaussian σ = 25, the same noisy input as the committed runs), and the committed
-    PSNR of the paper protocol (``sigma25_<dataset>``) and of the fast default (``fast_sigma25_<dataset>``)."""
+    PSNR of the paper protocol (``sigma25_<dataset>``) and of one fast fit (``fast_sigma25_<dataset>``, the
+    default until two fits: the probes score ways of spending more work on it)."""
     root = Path(results_dir or runs.default_results_dir()) / NAME
     protocol, noise = protocols.get(NAME), noise_for("gaussian", sigma=25.0)
     paper, fast = (pd.read_csv(root / f"{name}_{dataset}" / "per_image.csv").set_index("image").psnr_db
@@ -265,9 +283,10 @@ def probe_inputs(indices, done=(), dataset: str = "kodak24", results_dir=None):
 
 
 def compare_presets(results_dir=None, noise_label: str = "sigma25", datasets=("kodak24", "mcmaster18"),
-                    preset: str = "fast") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per data set, the ``preset`` run folder (``fast_sigma25_kodak24``) against the paper's (``sigma25_kodak24``),
-    paired by image (the protocol's seeds give both the same noisy image): ``(summary, per_image)``.
+                    preset: str = "fast", fits: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per data set, the ``preset`` run folder (``fast_2fits_sigma25_kodak24``; with ``fits=1``
+    ``fast_sigma25_kodak24``) against the paper's (``sigma25_kodak24``), paired by image (the protocol's seeds give
+    both the same noisy image): ``(summary, per_image)``; columns named after ``preset`` whatever ``fits``.
 
     ``summary``: images in both, mean PSNR of each, the mean paired difference (preset - paper) with its 95%
     interval, the worst image and its difference, and mean seconds per image of each run (as recorded in its
@@ -276,7 +295,8 @@ def compare_presets(results_dir=None, noise_label: str = "sigma25", datasets=("k
     root = Path(results_dir or runs.default_results_dir()) / NAME
     summary, pairs = [], []
     for dataset in datasets:
-        paper_dir, fast_dir = root / f"{noise_label}_{dataset}", root / f"{preset}_{noise_label}_{dataset}"
+        label = preset_label(preset, None if fits is None else dataclasses.replace(PRESETS[preset], fits=fits))
+        paper_dir, fast_dir = root / f"{noise_label}_{dataset}", root / f"{label}_{noise_label}_{dataset}"
         if not ((paper_dir / "per_image.csv").exists() and (fast_dir / "per_image.csv").exists()):
             continue
         paper = read_per_image(paper_dir / "per_image.csv").groupby("image")[["psnr_db", "seconds"]].mean()
@@ -290,7 +310,8 @@ def compare_presets(results_dir=None, noise_label: str = "sigma25", datasets=("k
         worst = both.delta_db.idxmin()
         threads = [json.loads((d / "run.json").read_text()).get("params", {}).get("threads") for d in (paper_dir, fast_dir)]
         summary.append({
-            "dataset": dataset, "n_images": len(both),
+            "dataset": dataset, "fits": json.loads((fast_dir / "run.json").read_text())["params"].get("fits", 1),
+            "n_images": len(both),
             "psnr_paper_db": round(float(both.psnr_db_paper.mean()), 3),
             f"psnr_{preset}_db": round(float(both[f"psnr_db_{preset}"].mean()), 3),
             "delta_db": round(mean, 3), "delta_ci95_low": round(mean - ci, 3), "delta_ci95_high": round(mean + ci, 3),
@@ -305,8 +326,10 @@ def compare_presets(results_dir=None, noise_label: str = "sigma25", datasets=("k
 
 # (label, probe file, its variant or None, PSNR column, crops fitted per step over all fits, timing way)
 SECOND_CORE_WAYS = [
-    ("one fit, 16 crops a step, 1 thread (the default)", "ensemble_probe.csv", None, "seed0_db", 16, "default_1thread"),
-    ("two such fits averaged, one per core", "ensemble_probe.csv", None, "two_seeds_db", 32, "two_fits_1thread"),
+    ("one fit, 16 crops a step, 1 thread (the default until two)", "ensemble_probe.csv", None, "seed0_db", 16,
+     "default_1thread"),
+    ("two such fits averaged, one per core (the default)", "ensemble_probe.csv", None, "two_seeds_db", 32,
+     "two_fits_1thread"),
     ("one fit, 32 crops a step, 2 threads", "settings_probe.csv", "batch32", "seed0_db", 32, "batch32_2threads"),
     ("two 32-crop fits averaged", "settings_probe.csv", "batch32", "average_db", 64, None),
     ("one fit, 16 crops, cosine decay from lr 3e-3", "settings_probe.csv", "cosine_lr3e-3", "seed0_db", 16, None),

@@ -32,6 +32,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import multiprocessing
+import os
 import time
 from dataclasses import dataclass
 
@@ -60,14 +62,15 @@ class Settings:
     ema: float = 0.0  # not in the paper: denoise with an exponential moving average of the weights (decay; 0: off)
     offset: float = 0.0  # not in the paper: subtracted from the network's input (0.5 centres [0, 1] images)
     threads: int | None = None  # CPU threads of the fitting steps (None: PyTorch's setting); the final pass keeps it
+    fits: int = 1  # not in the paper: independent fits (seeds seed, seed+1, ...), their denoised images averaged
 
     def __post_init__(self):
         if self.schedule not in ("step", "cosine"):
             raise ValueError(f"schedule must be 'step' or 'cosine', got '{self.schedule}'")
         if self.crop is not None and self.crop < 2:
             raise ValueError(f"crop must be at least 2 pixels, got {self.crop}")
-        if self.steps < 0 or self.batch < 1 or self.lr <= 0 or not 0 <= self.ema < 1:
-            raise ValueError(f"steps >= 0, batch >= 1 and lr > 0 needed, got {self}")
+        if self.steps < 0 or self.batch < 1 or self.lr <= 0 or not 0 <= self.ema < 1 or self.fits < 1:
+            raise ValueError(f"steps >= 0, batch >= 1, fits >= 1 and lr > 0 needed, got {self}")
 
     def describe(self) -> str:
         """One line: what a fit with these settings does.
@@ -83,14 +86,19 @@ class Settings:
         extra = (f", weights averaged (EMA {self.ema:g})" if self.ema else "") + (
             f", input centred (-{self.offset:g})" if self.offset else "") + (
             f", {self.threads} thread(s) for the steps" if self.threads else "")
-        return f"{self.steps} steps on {where}, {lr}{extra}"
+        fits = f"; {self.fits} such fits with consecutive seeds, averaged (on CPU at once, one process each)" \
+            if self.fits > 1 else ""
+        return f"{self.steps} steps on {where}, {lr}{extra}{fits}"
 
 
 PAPER = Settings()
 # Not in the paper: repro denoise's default, tuned in results/zs_n2n/fast_tuning.csv, scored in fast_sigma25_*.
 # 16 scattered 16x16 crops: 4096 pixels per step on any image size, more kinds of content than one 64x64 crop.
 # threads=1: a 4096-pixel step gains nothing from a second thread and stalls when other jobs hold the cores.
-FAST = Settings(lr=2e-3, crop=16, batch=16, ema=0.995, offset=0.5, threads=1)
+# fits=2: the second core fits a second network (seed + 1) at the same time and the two denoised images are
+# averaged: -0.16 dB to the paper protocol against one fit's -0.24 on the probe images, the same wall time on 2
+# cores (results/zs_n2n/ensemble_probe.csv, results/timing/zsn2n_cores.csv); on one core it takes twice as long.
+FAST = Settings(lr=2e-3, crop=16, batch=16, ema=0.995, offset=0.5, threads=1, fits=2)
 PRESETS = {"fast": FAST, "paper": PAPER}
 SMOKE_STEPS = 10  # budget "smoke": enough steps to exercise every line, not to denoise
 PATHS = ("reference", "fast")
@@ -241,7 +249,8 @@ def estimate_seconds(shape, settings: Settings = PAPER, steps: int | None = None
     """Seconds a fit and the final denoising pass will take on an image of ``shape`` (1, C, H, W), here and now:
     a few optimisation steps of the same size and one 256x256 denoising tile are timed on random data (a
     fraction of a second for crop settings), and scaled to ``steps`` and to the image's pixels. Measured once
-    per (channels, step size, settings) in a process. An estimate: other jobs on the machine change it.
+    per (channels, step size, settings) in a process. With ``settings.fits``, fits that run at once
+    (:func:`parallel_fits`) count once. An estimate: other jobs on the machine change it.
     """
     device = resolve_device(device) if isinstance(device, str) else device
     steps = settings.steps if steps is None else steps
@@ -265,7 +274,8 @@ def estimate_seconds(shape, settings: Settings = PAPER, steps: int | None = None
         denoise_with(net, tile)
         _ESTIMATES[key] = (step_s, (time.perf_counter() - start) / (256 * 256))
     step_s, pixel_s = _ESTIMATES[key]
-    return steps * step_s + h * w * pixel_s
+    workers = parallel_fits(settings, device)  # fits at once; the final passes follow one after another
+    return math.ceil(settings.fits / workers) * steps * step_s + settings.fits * h * w * pixel_s
 
 
 @contextlib.contextmanager
@@ -400,6 +410,82 @@ def denoise_with(model: torch.nn.Module, noisy: torch.Tensor, tile: int = 1024) 
     return out
 
 
+def parallel_fits(settings: Settings, device: torch.device) -> int:
+    """How many of ``settings.fits`` run at once: one process per core on CPU (at most the cores this process
+    may use), one after another on a GPU (a forked process cannot use CUDA).
+
+    >>> parallel_fits(Settings(fits=2), torch.device("cuda")), parallel_fits(Settings(), torch.device("cpu"))
+    (1, 1)
+    """
+    if device.type != "cpu" or settings.fits == 1:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(settings.fits, cores))
+
+
+_FORKED_JOB: dict = {}  # what a forked worker reads: the parent's memory, inherited, nothing pickled
+_FORK_READY: set = set()
+
+
+def _before_forking(channels: int, path: str, settings: Settings) -> None:
+    """A one-step fit here, once per process and settings: a first optimiser step imports parts of PyTorch
+    (seconds) and oneDNN prepares its kernels for the crops' shapes; forked workers inherit both instead of
+    redoing them for every image."""
+    key = (channels, path, settings)
+    if key not in _FORK_READY:
+        side = 2 * settings.crop if settings.crop else 8
+        fit(torch.rand(1, channels, side, side), 1, path, "cpu", settings=settings)
+        _FORK_READY.add(key)
+
+
+def _forked_fit(index: int) -> Fit:
+    # One thread: OpenMP (PyTorch's CPU threads) hangs in a forked child that opens a parallel region of its own
+    # after the parent has used one; a step of the fast path gains nothing from a second thread anyway.
+    torch.set_num_threads(1)
+    job = _FORKED_JOB
+    return fit(job["noisy"], job["steps"], job["path"], job["device"], job["seed"] + index, job["settings"],
+               job["max_pixels"], job["progress"] and index == 0, desc=job["desc"])
+
+
+def fit_and_denoise(noisy: torch.Tensor, steps: int | None = None, path: str = "fast",
+                    device: str | torch.device = "auto", seed: int = 0, settings: Settings = PAPER,
+                    max_pixels: int | None = None, progress: bool = False,
+                    desc: str = "zs-n2n fit") -> tuple[torch.Tensor, list[Fit]]:
+    """The denoised image of one noisy image (1, C, H, W): the mean of :func:`denoise_with` over
+    ``settings.fits`` independent fits (seeds ``seed``, ``seed + 1``, ...; one fit is the method as published).
+
+    On CPU the fits run at the same time in forked processes, one per core (:func:`parallel_fits`), each on one
+    thread; the final passes run here, on every thread.
+
+    >>> y = torch.rand(1, 1, 12, 12)
+    >>> out, fits = fit_and_denoise(y, steps=2, device="cpu", settings=Settings(fits=2))
+    >>> out.shape, [f.steps for f in fits]
+    (torch.Size([1, 1, 12, 12]), [2, 2])
+    >>> one = [denoise_with(fit(y, 2, device="cpu", seed=s).model, y) for s in (0, 1)]
+    >>> torch.allclose(out, (one[0] + one[1]) / 2, atol=1e-6)
+    True
+    """
+    device = resolve_device(device) if isinstance(device, str) else device
+    workers = parallel_fits(settings, device)
+    if workers == 1:
+        fits = [fit(noisy, steps, path, device, seed + i, settings, max_pixels, progress and i == 0, desc=desc)
+                for i in range(settings.fits)]
+    else:
+        _before_forking(noisy.shape[1], path, settings)
+        _FORKED_JOB.update(noisy=noisy, steps=steps, path=path, device=device, seed=seed, settings=settings,
+                           max_pixels=max_pixels, progress=progress, desc=desc)
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                fits = pool.map(_forked_fit, range(settings.fits))
+        finally:
+            _FORKED_JOB.clear()
+    image = noisy.cpu()
+    denoised = denoise_with(fits[0].model, image)
+    for result in fits[1:]:
+        denoised += denoise_with(result.model, image)
+    return denoised / len(fits), fits
+
+
 class ZeroShotN2N:
     """A denoiser callable for :func:`repro.evaluate.evaluate`: fits a fresh network to each image.
 
@@ -428,8 +514,8 @@ class ZeroShotN2N:
         self.last_fits = []
         out = []
         for image in noisy:
-            result = fit(image[None], self.steps, self.path, self.device, self.seed, self.settings,
-                         self.max_pixels, self.progress, desc=self.progress_desc)
-            self.last_fits.append(result)
-            out.append(denoise_with(result.model, image[None].cpu()))
+            denoised, fits = fit_and_denoise(image[None], self.steps, self.path, self.device, self.seed,
+                                             self.settings, self.max_pixels, self.progress, self.progress_desc)
+            self.last_fits.extend(fits)
+            out.append(denoised)
         return torch.cat(out).to(noisy.device)
