@@ -6,6 +6,10 @@ import sys
 
 from tqdm import tqdm
 
+# No monitor thread (it only retunes the update rate of stalled bars): ZS-N2N forks its fits, and a thread that
+# holds the output's lock at that moment would leave the forked child waiting for it forever.
+tqdm.monitor_interval = 0
+
 
 def progress_bar(iterable=None, **kwargs):
     """A tqdm bar on stderr; quieter (updates every 10 s) when not attached to a terminal, e.g. in CI."""
