@@ -13,6 +13,7 @@ import sys
 
 from . import baselines, noise, protocols, runs
 from .evaluate import evaluate
+from .methods import zsn2n
 
 
 # baseline -> the noise level it is given: Gaussian σ (0-255) for BM3D, Poisson λ for Anscombe-BM3D
@@ -73,9 +74,10 @@ def main(argv=None) -> int:
                                    "depth and alpha. By default with Zero-Shot Noise2Noise, fast protocol: a "
                                    "22k-parameter network is fitted to each image in 3000 steps, each on 16 "
                                    "random 16x16 crops, so a fit costs about the same at any image size (tens of "
-                                   "seconds on a CPU; two such fits run at once, one per core, and their outputs are averaged), "
-                                   "a little below the published protocol's PSNR: the book's ZS-N2N chapter "
-                                   "measures the gap on Kodak24 and McMaster18. --protocol paper runs the "
+                                   "seconds on a CPU; two such fits run at once, one per core, and their "
+                                   "outputs are averaged), a little below the published protocol's PSNR: the "
+                                   "book's ZS-N2N chapter measures the gap on Kodak24 and McMaster18. "
+                                   "--protocol paper runs the "
                                    "published protocol instead: 3000 steps on the whole image (minutes for a "
                                    "768x512 image on 2 CPU cores). Before "
                                    "the work starts it prints each image's size, the method, its settings and an "
@@ -96,11 +98,10 @@ def main(argv=None) -> int:
                         "image one channel at a time")
     p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
     p.add_argument("--protocol", default=None, metavar="{fast,paper}",
-                   help="how ZS-N2N is fitted. fast (default): two fits averaged (one per core, at once), each "
-                        "3000 Adam steps (lr 2e-3 halved every 1000) on 16 random 16x16 crops, input centred, "
-                        "weights averaged; seconds per image, the same at any size. paper: the published protocol exactly (the authors' Colab): 3000 steps on the "
-                        "whole image (above 1 MP on random 1 MP windows, for memory); minutes per image. The "
-                        "book's ZS-N2N chapter compares their PSNR and time")
+                   help=f"how ZS-N2N is fitted. fast (default): {zsn2n.FAST.describe()}; seconds per image, the "
+                        "same at any size. paper: the published protocol exactly (the authors' Colab): 3000 "
+                        "steps on the whole image (above 1 MP on random 1 MP windows, for memory); minutes per "
+                        "image. The book's ZS-N2N chapter compares their PSNR and time")
     p.add_argument("--steps", type=int, default=None,
                    help="ZS-N2N fitting steps, at least 1 (default: 3000, the paper's, in both protocols); not for "
                         "trained models")
