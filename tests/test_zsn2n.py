@@ -310,7 +310,7 @@ def test_estimate_is_linear_in_steps_and_grows_with_pixels_only_in_the_final_pas
     assert est(small, 0) > 0
 
 
-def test_full_set_run_fast_preset_has_its_own_folder_and_settings(tmp_path):
+def test_full_set_run_fast_preset_has_its_own_folder_and_settings(tmp_path, monkeypatch):
     args = (tmp_path, protocols.get("zs_n2n"), noise.Gaussian(25), "mcmaster18")
     run, table = recipe.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False, preset="fast")
     info = json.loads((run.path / "run.json").read_text())
@@ -325,6 +325,13 @@ def test_full_set_run_fast_preset_has_its_own_folder_and_settings(tmp_path):
     assert one.info["params"]["fits"] == 1 and one_table.psnr_db.iloc[0] != table.psnr_db.iloc[0]
     with pytest.raises(ValueError, match="preset"):
         recipe.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False, preset="quick")
+    # once the default changes, its finished folder is not resumed (its images would be labelled with settings
+    # they were not fitted with), and it is left as it was
+    before = (one.path / "run.json").read_text(), one.per_image_csv.read_text()
+    monkeypatch.setitem(zsn2n.PRESETS, "fast", dataclasses.replace(zsn2n.FAST, lr=3e-3, schedule="cosine"))
+    with pytest.raises(ValueError, match=r"other settings.*'lr': \(0.002, 0.003\).*'schedule': \('step', 'cosine'\)"):
+        recipe.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False, preset="fast", fits=1)
+    assert ((one.path / "run.json").read_text(), one.per_image_csv.read_text()) == before
 
 
 def test_fast_fit_steps_use_one_thread_and_give_the_others_back():
