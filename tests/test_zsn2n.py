@@ -357,7 +357,7 @@ def test_the_second_core_table_compares_every_way_on_the_same_probe_images():
     probed = pd.read_csv(root / "zs_n2n" / "settings_probe.csv")
     complete = [v for v, g in probed.groupby("variant") if set(ensemble.index) <= set(g.image)]
     common = set(ensemble.index)
-    assert len(ways) == 2 + 2 * ("batch32" in complete) + ("cosine_lr3e-3" in complete) >= 4
+    assert len(ways) == 2 + 2 * ("batch32" in complete) + 2 * ("cosine_lr3e-3_2seeds" in complete) >= 4
     assert (ways.images == len(common)).all()
     rows = ways.set_index("way")
     default, two = rows.loc[recipe.SECOND_CORE_WAYS[0][0]], rows.loc[recipe.SECOND_CORE_WAYS[1][0]]

@@ -342,7 +342,9 @@ SECOND_CORE_WAYS = [
      "two_fits_1thread"),
     ("one fit, 32 crops a step, 2 threads", "settings_probe.csv", "batch32", "seed0_db", 32, "batch32_2threads"),
     ("two 32-crop fits averaged", "settings_probe.csv", "batch32", "average_db", 64, None),
-    ("one fit, 16 crops, cosine decay from lr 3e-3", "settings_probe.csv", "cosine_lr3e-3", "seed0_db", 16, None),
+    ("one fit, 16 crops, cosine decay from lr 3e-3", "settings_probe.csv", "cosine_lr3e-3_2seeds", "seed0_db", 16,
+     None),
+    ("two such cosine fits averaged", "settings_probe.csv", "cosine_lr3e-3_2seeds", "average_db", 32, None),
 ]
 
 
