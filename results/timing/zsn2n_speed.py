@@ -45,11 +45,15 @@ OLD_STEPS, WARMUP = 10, 2
 SIZES = [(384, 256), (768, 512), (1224, 816), (2112, 1408), (3000, 2000), (4000, 3000)]  # 0.1 to 12 MP
 
 
-def noisy_photo(width: int, height: int) -> torch.Tensor:
-    """kodim01 resized to width x height, Gaussian noise sigma=25 clipped to [0, 1], as (1, 3, H, W)."""
+def clean_photo(width: int, height: int) -> torch.Tensor:
+    """kodim01 resized to width x height, on [0, 1], as (1, 3, H, W)."""
     clean = Image.fromarray(data.load("kodak24")[0].pixels).resize((width, height), Image.BICUBIC)
-    x = torch.from_numpy(np.asarray(clean, np.float32) / 255).permute(2, 0, 1)[None].contiguous()
-    return noise.Gaussian(25, clip=True)(x, generator=torch.Generator().manual_seed(0))
+    return torch.from_numpy(np.asarray(clean, np.float32) / 255).permute(2, 0, 1)[None].contiguous()
+
+
+def noisy_photo(width: int, height: int) -> torch.Tensor:
+    """:func:`clean_photo` with Gaussian noise sigma=25, clipped to [0, 1]."""
+    return noise.Gaussian(25, clip=True)(clean_photo(width, height), generator=torch.Generator().manual_seed(0))
 
 
 def cpu_seconds() -> float:
