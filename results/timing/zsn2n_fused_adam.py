@@ -5,9 +5,9 @@ small per-tensor operations might be a visible share of it (a profile beside a t
 ``torch.optim.Adam(fused=True)`` computes the same update in one kernel; this script swaps it in for the fit's
 optimiser (the package does not use it yet). Both ways fit the same noisy Kodak-size photo (kodim01 resized to
 768x512, Gaussian σ=25, the speed benchmark's) with zsn2n.FAST's settings, one fit on one thread, 3000 steps,
-in alternating rounds so that drift in the machine's load touches both alike; ``psnr_db`` (against the clean photo) shows the two fits end
-at the same quality (same seed: the same crops and initial weights, different rounding). Needs an otherwise
-idle machine: the load average before each fit is recorded.
+in alternating rounds so that drift in the machine's load touches both alike; ``psnr_db`` (against the clean
+photo) shows the two fits end at the same quality (same seed: the same crops and initial weights, different
+rounding). Needs an otherwise idle machine: the load average before each fit is recorded.
 
     REPRO_DATA_MIRROR=... .venv/bin/python results/timing/zsn2n_fused_adam.py [rounds] [steps: a try-out, not saved]
 
