@@ -107,9 +107,23 @@ def test_the_lr_schedule_is_the_colab_steplr():
     assert (zsn2n.PAPER.steps, zsn2n.steps_for_budget("cpu"), zsn2n.steps_for_budget("smoke")) == (3000, 3000, 10)
 
 
+def test_the_fast_default_decays_its_rate_from_lr_to_zero_along_a_cosine_over_the_fit():
+    """FAST: 3e-3 at the first step, half at mid-fit, 0 at the last; the rates a 3000-step fit steps with."""
+    optimizer = torch.optim.Adam(ZSN2NNet(1).parameters(), lr=zsn2n.FAST.lr)
+    scheduler = zsn2n.make_scheduler(optimizer, zsn2n.FAST, zsn2n.FAST.steps)
+    rates = []
+    for _ in range(zsn2n.FAST.steps + 1):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert (zsn2n.FAST.lr, zsn2n.FAST.schedule) == (3e-3, "cosine")
+    assert rates[0] == 3e-3 and rates[1500] == pytest.approx(1.5e-3) and rates[3000] == pytest.approx(0, abs=1e-12)
+    assert all(a >= b for a, b in zip(rates, rates[1:]))
+
+
 def test_both_paths_denoise_and_the_fast_one_follows_the_reference_trajectory():
     """Each path denoises (300 steps gain > 3 dB; about 11 here). In fp32 the fast path's rewrites (slicing,
-    one batch, channels_last) follow the reference weights step for step; later, Adam amplifies rounding
+    one batch, channels_last, fused Adam) follow the reference weights step for step; later, Adam amplifies rounding
     differences (a parameter whose gradient is ~0 gets a full-size step of either sign), so fits end at nearby,
     not identical, points. bf16 ends as close. The 3000-step PSNR gap on Kodak crops is measured in
     results/zs_n2n/."""
@@ -272,6 +286,15 @@ def test_fast_fit_denoises():
     assert result.model.offset == 0.5
 
 
+def test_the_fast_path_fuses_adam_and_the_reference_keeps_the_colab_optimiser(monkeypatch):
+    built = []
+    adam = torch.optim.Adam
+    monkeypatch.setattr(torch.optim, "Adam", lambda params, **options: built.append(options) or adam(params, **options))
+    for path in ("reference", "fast"):
+        zsn2n.fit(torch.rand(1, 1, 8, 8), steps=1, path=path, device="cpu")
+    assert [(o["lr"], o.get("fused")) for o in built] == [(1e-3, None), (1e-3, True)]
+
+
 def test_the_paper_preset_is_the_colab_protocol_and_fits_the_whole_image(monkeypatch):
     p = zsn2n.PAPER
     assert (p.steps, p.lr, p.lr_step, p.lr_gamma, p.width, p.slope) == (3000, 1e-3, 1000, 0.5, 48, 0.2)
@@ -328,8 +351,8 @@ def test_full_set_run_fast_preset_has_its_own_folder_and_settings(tmp_path, monk
     # once the default changes, its finished folder is not resumed (its images would be labelled with settings
     # they were not fitted with), and it is left as it was
     before = (one.path / "run.json").read_text(), one.per_image_csv.read_text()
-    monkeypatch.setitem(zsn2n.PRESETS, "fast", dataclasses.replace(zsn2n.FAST, lr=3e-3, schedule="cosine"))
-    with pytest.raises(ValueError, match=r"other settings.*'lr': \(0.002, 0.003\).*'schedule': \('step', 'cosine'\)"):
+    monkeypatch.setitem(zsn2n.PRESETS, "fast", dataclasses.replace(zsn2n.FAST, lr=2e-3, schedule="step"))
+    with pytest.raises(ValueError, match=r"other settings.*'lr': \(0.003, 0.002\).*'schedule': \('cosine', 'step'\)"):
         recipe.full_set_run(*args, n_images=1, budget="smoke", device="cpu", progress=False, preset="fast", fits=1)
     assert ((one.path / "run.json").read_text(), one.per_image_csv.read_text()) == before
 
@@ -367,6 +390,12 @@ def test_the_second_core_table_compares_every_way_on_the_same_probe_images():
     timing = pd.read_csv(root / "timing" / "zsn2n_cores.csv")
     assert default.fit_wall_s == timing[timing.way == "default_1thread"].fit_wall_s.median()
     assert (ways.worst_db <= ways.mean_minus_paper_db).all() and default.crops_per_step == zsn2n.FAST.batch
+    # the row called the default is zsn2n.FAST: its probe recorded FAST's settings, and it fits FAST.fits networks
+    chosen = ways[ways.default]
+    assert list(chosen.way) == [recipe.DEFAULT_WAY]
+    assert chosen.crops_per_step.iloc[0] == zsn2n.FAST.batch * zsn2n.FAST.fits
+    variant = next(v for label, _, v, *_ in recipe.SECOND_CORE_WAYS if label == recipe.DEFAULT_WAY)
+    assert set(probed[probed.variant == variant].settings) == {zsn2n.FAST.describe()}
 
 
 def test_two_fits_run_at_once_in_forked_processes_and_average_like_two_fits_one_after_the_other(monkeypatch, tmp_path):

@@ -292,15 +292,30 @@ def probe_inputs(indices, done=(), dataset: str = "kodak24", results_dir=None):
         yield image.name, clean, noisy_input(protocol, noise, clean, dataset, i, 0), paper[image.name], fast[image.name]
 
 
+def schedule_of(params: dict) -> str:
+    """A run's learning rate and schedule, from its run.json ``params`` (a preset has changed them before).
+
+    >>> schedule_of({"lr": 0.002, "schedule": "step", "lr_step": 1000, "lr_gamma": 0.5})
+    'lr 0.002, halved every 1000 steps'
+    >>> schedule_of({"lr": 0.003, "schedule": "cosine"})
+    'lr 0.003, cosine decay'
+    """
+    if params.get("schedule", "step") == "cosine":
+        return f"lr {params['lr']:g}, cosine decay"
+    gamma = params.get("lr_gamma", 0.5)
+    return f"lr {params['lr']:g}, {'halved' if gamma == 0.5 else f'x{gamma:g}'} every {params.get('lr_step')} steps"
+
+
 def compare_presets(results_dir=None, noise_label: str = "sigma25", datasets=("kodak24", "mcmaster18"),
                     preset: str = "fast", fits: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per data set, the ``preset`` run folder (``fast_2fits_sigma25_kodak24``; with ``fits=1``
     ``fast_sigma25_kodak24``) against the paper's (``sigma25_kodak24``), paired by image (the protocol's seeds give
     both the same noisy image): ``(summary, per_image)``; columns named after ``preset`` whatever ``fits``.
 
-    ``summary``: images in both, mean PSNR of each, the mean paired difference (preset - paper) with its 95%
-    interval, the worst image and its difference, and mean seconds per image of each run (as recorded in its
-    ``per_image.csv``, threads from its ``run.json``). Sets without both folders are left out.
+    ``summary``: images in both, the preset run's learning rate and schedule (:func:`schedule_of`), mean PSNR of
+    each, the mean paired difference (preset - paper) with its 95% interval, the worst image and its difference, and
+    mean seconds per image of each run (as recorded in its ``per_image.csv``, threads from its ``run.json``). Sets
+    without both folders are left out.
     """
     root = Path(results_dir or runs.default_results_dir()) / NAME
     summary, pairs = [], []
@@ -318,17 +333,17 @@ def compare_presets(results_dir=None, noise_label: str = "sigma25", datasets=("k
         pairs.append(both.reset_index().assign(dataset=dataset))
         mean, ci = metrics.mean_ci95(both.delta_db.values)
         worst = both.delta_db.idxmin()
-        threads = [json.loads((d / "run.json").read_text()).get("params", {}).get("threads") for d in (paper_dir, fast_dir)]
+        params = [json.loads((d / "run.json").read_text()).get("params", {}) for d in (paper_dir, fast_dir)]
         summary.append({
-            "dataset": dataset, "fits": json.loads((fast_dir / "run.json").read_text())["params"].get("fits", 1),
-            "n_images": len(both),
+            "dataset": dataset, "fits": params[1].get("fits", 1), "n_images": len(both),
+            "schedule": schedule_of(params[1]),
             "psnr_paper_db": round(float(both.psnr_db_paper.mean()), 3),
             f"psnr_{preset}_db": round(float(both[f"psnr_db_{preset}"].mean()), 3),
             "delta_db": round(mean, 3), "delta_ci95_low": round(mean - ci, 3), "delta_ci95_high": round(mean + ci, 3),
             "worst_image": worst, "worst_delta_db": round(float(both.delta_db[worst]), 3),
             "seconds_paper": round(float(both.seconds_paper.mean()), 1),
             f"seconds_{preset}": round(float(both[f"seconds_{preset}"].mean()), 1),
-            "threads_paper": threads[0], f"threads_{preset}": threads[1],
+            "threads_paper": params[0].get("threads"), f"threads_{preset}": params[1].get("threads"),
         })
     per_image = pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame()
     return pd.DataFrame(summary), per_image
@@ -338,14 +353,16 @@ def compare_presets(results_dir=None, noise_label: str = "sigma25", datasets=("k
 SECOND_CORE_WAYS = [
     ("one fit, 16 crops a step, 1 thread (the default until two)", "ensemble_probe.csv", None, "seed0_db", 16,
      "default_1thread"),
-    ("two such fits averaged, one per core (the default)", "ensemble_probe.csv", None, "two_seeds_db", 32,
-     "two_fits_1thread"),
+    ("two such fits averaged, one per core (the default until cosine)", "ensemble_probe.csv", None, "two_seeds_db",
+     32, "two_fits_1thread"),
     ("one fit, 32 crops a step, 2 threads", "settings_probe.csv", "batch32", "seed0_db", 32, "batch32_2threads"),
     ("two 32-crop fits averaged", "settings_probe.csv", "batch32", "average_db", 64, None),
     ("one fit, 16 crops, cosine decay from lr 3e-3", "settings_probe.csv", "cosine_lr3e-3_2seeds", "seed0_db", 16,
      None),
-    ("two such cosine fits averaged", "settings_probe.csv", "cosine_lr3e-3_2seeds", "average_db", 32, None),
+    ("two such cosine fits averaged (the default)", "settings_probe.csv", "cosine_lr3e-3_2seeds", "average_db", 32,
+     None),
 ]
+DEFAULT_WAY = SECOND_CORE_WAYS[-1][0]  # zsn2n.FAST: its probe rows record its settings
 
 
 def second_core(results_dir=None) -> pd.DataFrame:
@@ -356,7 +373,8 @@ def second_core(results_dir=None) -> pd.DataFrame:
     One row per way probed on every image of the first (the default's probe; a probe still under way is left
     out), all on those images: the mean PSNR difference to
     the paper protocol's fit of the same noisy image, the worst image, the crops fitted per step (all fits
-    together: the work), and the median measured wall seconds of the fit (NaN: not timed).
+    together: the work), the median measured wall seconds of the fit (NaN: not timed), and whether it is the
+    default (:data:`DEFAULT_WAY`).
     """
     root = Path(results_dir or runs.default_results_dir())
     timing_path = root / "timing" / "zsn2n_cores.csv"
@@ -378,7 +396,8 @@ def second_core(results_dir=None) -> pd.DataFrame:
     common = sorted(next(iter(gaps.values())).index)
     gaps = {label: g for label, g in gaps.items() if set(common) <= set(g.index)}
     rows = [{"way": label, "mean_minus_paper_db": gaps[label][common].mean(), "worst_db": gaps[label][common].min(),
-             "images": len(common), "crops_per_step": crops, "fit_wall_s": walls.get(way, float("nan"))}
+             "images": len(common), "crops_per_step": crops, "fit_wall_s": walls.get(way, float("nan")),
+             "default": label == DEFAULT_WAY}
             for label, _, _, _, crops, way in SECOND_CORE_WAYS if label in gaps]
     return pd.DataFrame(rows)
 

@@ -2,12 +2,13 @@
 
 A fast-path step is small (16 crops of 16x16, a 22k-parameter network, one thread), so the optimiser's dozen
 small per-tensor operations might be a visible share of it (a profile beside a training said ~9 %).
-``torch.optim.Adam(fused=True)`` computes the same update in one kernel; this script swaps it in for the fit's
-optimiser (the package does not use it yet). Both ways fit the same noisy Kodak-size photo (kodim01 resized to
-768x512, Gaussian σ=25, the speed benchmark's) with zsn2n.FAST's settings, one fit on one thread, 3000 steps,
-in alternating rounds so that drift in the machine's load touches both alike; ``psnr_db`` (against the clean
-photo) shows the two fits end at the same quality (same seed: the same crops and initial weights, different
-rounding). Needs an otherwise idle machine: the load average before each fit is recorded.
+``torch.optim.Adam(fused=True)`` computes the same update in one kernel, and the fast path uses it; this script
+swaps the optimiser each fit builds for one or the other (``fused=None``: PyTorch's default, a loop over tensors).
+Both ways fit the same noisy Kodak-size photo (kodim01 resized to 768x512, Gaussian σ=25, the speed benchmark's)
+with zsn2n.FAST's settings, one fit on one thread, 3000 steps, in alternating rounds so that drift in the machine's
+load touches both alike; ``psnr_db`` (against the clean photo) shows the two fits end at the same quality (same
+seed: the same crops and initial weights, different rounding). Needs an otherwise idle
+machine: the load average before each fit is recorded.
 
     REPRO_DATA_MIRROR=... .venv/bin/python results/timing/zsn2n_fused_adam.py [rounds] [steps: a try-out, not saved]
 
@@ -34,8 +35,11 @@ ONE_FIT = dataclasses.replace(zsn2n.FAST, fits=1)
 DEFAULT_ADAM = torch.optim.Adam
 
 
-def fused_adam(params, **options):
-    return DEFAULT_ADAM(params, fused=True, **options)
+def adam_for(way: str):
+    """torch.optim.Adam as the fit calls it, with ``fused`` set by the way timed instead of by the fit."""
+    def adam(params, **options):
+        return DEFAULT_ADAM(params, **{**options, "fused": True if way == "fused_adam" else None})
+    return adam
 
 
 def main(rounds: int, steps: int) -> None:
@@ -45,7 +49,7 @@ def main(rounds: int, steps: int) -> None:
     rows = []
     for r in range(rounds):
         for way in ("default_adam", "fused_adam"):
-            torch.optim.Adam = fused_adam if way == "fused_adam" else DEFAULT_ADAM  # looked up by each fit
+            torch.optim.Adam = adam_for(way)  # looked up by each fit
             load = os.getloadavg()[0]
             fitted = zsn2n.fit(noisy, steps, path="fast", device="cpu", seed=0, settings=ONE_FIT)
             psnr = float(metrics.psnr(zsn2n.denoise_with(fitted.model, noisy), clean, "uint8")[0])
