@@ -373,6 +373,20 @@ def test_fast_fit_steps_use_one_thread_and_give_the_others_back():
         torch.set_num_threads(before)
 
 
+def test_a_probe_resumes_its_own_rows_and_refuses_rows_fitted_with_other_settings(tmp_path):
+    path = tmp_path / "probe.csv"
+    assert recipe.probe_done(path, zsn2n.FAST) == set()
+    old = dataclasses.replace(zsn2n.FAST, lr=2e-3, schedule="step")
+    pd.DataFrame({"variant": ["a", "a", "b"], "image": ["kodim01", "kodim03", "kodim01"],
+                  "settings": [zsn2n.FAST.describe()] * 2 + [old.describe()]}).to_csv(path, index=False)
+    assert recipe.probe_done(path, zsn2n.FAST, "a") == {"kodim01", "kodim03"}
+    assert recipe.probe_done(path, old, "b") == {"kodim01"}
+    with pytest.raises(ValueError, match=r"probe.csv \(b\) holds fits with other settings.*lr 0.002 halved"):
+        recipe.probe_done(path, zsn2n.FAST, "b")
+    with pytest.raises(ValueError, match="other settings"):
+        recipe.probe_done(path, zsn2n.FAST)  # no variant: every row
+
+
 def test_the_second_core_table_compares_every_way_on_the_same_probe_images():
     root = runs.default_results_dir()
     ways = recipe.second_core(root)

@@ -292,6 +292,22 @@ def probe_inputs(indices, done=(), dataset: str = "kodak24", results_dir=None):
         yield image.name, clean, noisy_input(protocol, noise, clean, dataset, i, 0), paper[image.name], fast[image.name]
 
 
+def probe_done(path, settings: Settings, variant: str | None = None) -> set:
+    """The images a probe's CSV (appended image by image) already holds for ``variant``, so that a killed probe
+    resumes; refused if those rows were fitted with other settings (as after a change of zsn2n.FAST), which the
+    resumed probe would otherwise mix with its own."""
+    path = Path(path)
+    if not path.exists():
+        return set()
+    rows = pd.read_csv(path)
+    rows = rows if variant is None else rows[rows.variant == variant]
+    other = set(rows.settings) - {settings.describe()}
+    if other:
+        raise ValueError(f"{path.name}{f' ({variant})' if variant else ''} holds fits with other settings: "
+                         f"{sorted(other)}; move it aside to probe {settings.describe()}")
+    return set(rows.image)
+
+
 def schedule_of(params: dict) -> str:
     """A run's learning rate and schedule, from its run.json ``params`` (a preset has changed them before).
 

@@ -39,7 +39,7 @@ def main(indices):
     torch.set_num_threads(1)
     protocol = protocols.get("zs_n2n")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    done = set(pd.read_csv(OUT).image) if OUT.exists() else set()
+    done = zs_n2n.probe_done(OUT, zsn2n.FAST)
     for name, clean, noisy, paper_db, fast_db in zs_n2n.probe_inputs(indices, done, DATASET):
         fits = [zsn2n.fit(noisy, path="fast", device="cpu", seed=seed, settings=zsn2n.FAST) for seed in (0, 1)]
         single = [zsn2n.denoise_with(f.model, noisy) for f in fits]

@@ -10,7 +10,7 @@ tuning (harness fast_tuning.py), and six earlier whole-fit runs through zsn2n.fi
 no average), in the order they ran. The loop is zsn2n.fit's (bf16 autocast, same crops and averaging);
 "margin" leaves crop borders out of the loss (zsn2n.loss_fast), tried once and not kept.
 """
-import sys, json, time, math
+import sys, json, time
 import pandas as pd, torch
 from repro import data, metrics, noise, protocols
 from repro.evaluate import noisy_input

@@ -28,7 +28,7 @@ def main(indices):
     torch.set_num_threads(1)
     protocol = protocols.get("zs_n2n")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    done = set(pd.read_csv(OUT).image) if OUT.exists() else set()
+    done = zs_n2n.probe_done(OUT, zsn2n.FAST)
     for name, clean, noisy, paper_db, fast_db in zs_n2n.probe_inputs(indices, done, DATASET):
         fitted = zsn2n.fit(noisy, path="fast", device="cpu", seed=0, settings=zsn2n.FAST, precision="fp32")
         out = zsn2n.denoise_with(fitted.model, noisy)

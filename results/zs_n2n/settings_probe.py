@@ -33,7 +33,7 @@ def main(variant: str, changes: dict, seeds: list[int]):
     settings = dataclasses.replace(zsn2n.FAST, **changes)
     protocol = protocols.get("zs_n2n")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    done = set(pd.read_csv(OUT).query("variant == @variant").image) if OUT.exists() else set()
+    done = zs_n2n.probe_done(OUT, settings, variant)
     for name, clean, noisy, paper_db, fast_db in zs_n2n.probe_inputs(INDICES, done, DATASET):
         fits = [zsn2n.fit(noisy, path="fast", device="cpu", seed=seed, settings=settings) for seed in seeds]
         outs = [zsn2n.denoise_with(f.model, noisy) for f in fits]
