@@ -113,7 +113,13 @@ class Run:
         self.info = json.loads((self.path / "run.json").read_text())
 
     @classmethod
-    def open(cls, results_dir: str | Path, paper: str, name: str, **info) -> "Run":
+    def open(cls, results_dir: str | Path, paper: str, name: str, unchanged: tuple = (), **info) -> "Run":
+        """Create the run folder ``results_dir/paper/name`` or resume it; ``info`` goes into run.json.
+
+        ``unchanged`` names ``params`` entries a resumed folder must have recorded as they are now (those both
+        records have): its finished work was done with them, and resuming with others would label it with
+        settings it was not done with. Otherwise a ValueError says what differs and nothing is written.
+        """
         if paper not in PAPERS + STUDIES:
             raise ValueError(f"paper must be one of {PAPERS + STUDIES}, got '{paper}'")
         if not budgets.committed(info.get("budget", "")) and is_committed(results_dir):
@@ -121,6 +127,12 @@ class Run:
                              f"results_dir (notebooks use {SMOKE_RESULTS} by default)")
         path = Path(results_dir) / paper / name
         previous = json.loads((path / "run.json").read_text()) if (path / "run.json").exists() else {}
+        recorded, params = previous.get("params", {}), info.get("params", {})
+        changed = {k: (recorded[k], params[k]) for k in unchanged
+                   if k in recorded and k in params and recorded[k] != params[k]}
+        if changed:
+            raise ValueError(f"{paper}/{name} holds work done with other settings ({changed}, recorded vs now): "
+                             f"move it aside or delete it to redo it with these, or run the settings it records")
         now = {**git_state(), **machine()}
         record = {**previous, "paper": paper, "run": f"{paper}/{name}", **info, **now,
                   "status": "running", "started": previous.get("started", _now()), **_this_process()}

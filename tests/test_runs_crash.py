@@ -220,3 +220,20 @@ def test_the_heartbeat_is_refreshed_while_the_run_is_open_and_stops_when_it_ends
     time.sleep(0.3)
     assert _info(run.path)["heartbeat"] == old  # stopped: a finished run is not rewritten
     assert not [t for t in threading.enumerate() if t.name == f"heartbeat {run.path}"]
+
+
+def test_a_folder_is_not_resumed_with_other_values_of_the_params_named_unchanged(results_dir):
+    """A resumed run keeps the settings its finished work was done with: a changed entry named in ``unchanged``
+    is refused and run.json stays as it was; entries not named, or new ones, may differ."""
+    args = (results_dir, "noise2noise", "settings")
+    run = runs.Run.open(*args, method="n2n", budget="smoke", params={"lr": 0.001, "threads": 2})
+    run.finish()
+    before = (run.path / "run.json").read_text()
+    with pytest.raises(ValueError, match=r"other settings \({'lr': \(0.001, 0.002\)}"):
+        runs.Run.open(*args, unchanged=("lr", "threads"), method="n2n", budget="smoke",
+                      params={"lr": 0.002, "threads": 2})
+    assert (run.path / "run.json").read_text() == before
+    again = runs.Run.open(*args, unchanged=("lr", "crop"), method="n2n", budget="smoke",
+                          params={"lr": 0.001, "threads": 1, "crop": 16})
+    assert again.info["params"] == {"lr": 0.001, "threads": 1, "crop": 16} and again.info["status"] == "running"
+    again.finish()

@@ -165,19 +165,13 @@ def _open_run(results_dir, name: str, noise, protocol, budget: str, device, step
     if settings != PAPER:  # the paper's runs keep their run.json as it was
         fields.update({k: v for k, v in dataclasses.asdict(settings).items() if k not in fields and k != "steps"})
         fields["settings"] = settings.describe()
-    # a folder holds the fits of one set of settings: resuming it with others would label its finished images
-    # with settings they were not fitted with (as after a change of zsn2n.FAST). Compared: the fields both
-    # records have, less "threads" (params' is the process's, written below) and the wording of "settings"
-    record = Path(results_dir) / NAME / name / "run.json"
-    recorded = json.loads(record.read_text()).get("params", {}) if record.exists() else {}
-    changed = {k: (recorded[k], v) for k, v in fields.items()
-               if k in recorded and k not in ("threads", "settings") and recorded[k] != v}
-    if changed:
-        raise ValueError(f"{NAME}/{name} holds fits with other settings ({changed}, recorded vs now): move it "
-                         f"aside or delete it to refit with these, or run the settings it records")
-    return runs.Run.open(results_dir, NAME, name, method=method, noise=noise.name, param=noise.label,
-                         protocol=protocol.name, budget=budget, device=str(device), iterations=steps,
-                         train_wall_s=0.0, seed=seed, params={**fields, "threads": torch.get_num_threads(), **params})
+    # a folder holds the fits of one set of settings (as after a change of zsn2n.FAST, its finished images would
+    # be labelled with others); not compared: "threads" (params' is the process's) and the wording of "settings"
+    unchanged = tuple(k for k in fields if k not in ("threads", "settings"))
+    return runs.Run.open(results_dir, NAME, name, unchanged=unchanged, method=method, noise=noise.name,
+                         param=noise.label, protocol=protocol.name, budget=budget, device=str(device),
+                         iterations=steps, train_wall_s=0.0, seed=seed,
+                         params={**fields, "threads": torch.get_num_threads(), **params})
 
 
 def crop_check_run(results_dir, protocol, noise, dataset: str = "kodak24", crop: int = 256,
