@@ -303,17 +303,15 @@ def probe_done(path, settings: Settings, variant: str | None = None) -> set:
 
 
 def schedule_of(params: dict) -> str:
-    """A run's learning rate and schedule, from its run.json ``params`` (a preset has changed them before).
+    """A run's learning rate and schedule, from its run.json ``params`` (a preset has changed them before), in
+    :meth:`Settings.describe_lr`'s words.
 
     >>> schedule_of({"lr": 0.002, "schedule": "step", "lr_step": 1000, "lr_gamma": 0.5})
-    'lr 0.002, halved every 1000 steps'
+    'lr 0.002 halved every 1000 steps'
     >>> schedule_of({"lr": 0.003, "schedule": "cosine"})
-    'lr 0.003, cosine decay'
+    'lr 0.003 with cosine decay to 0'
     """
-    if params.get("schedule", "step") == "cosine":
-        return f"lr {params['lr']:g}, cosine decay"
-    gamma = params.get("lr_gamma", 0.5)
-    return f"lr {params['lr']:g}, {'halved' if gamma == 0.5 else f'x{gamma:g}'} every {params.get('lr_step')} steps"
+    return Settings(**{k: params[k] for k in ("lr", "lr_step", "lr_gamma", "schedule") if k in params}).describe_lr()
 
 
 def compare_presets(results_dir=None, noise_label: str = "sigma25", datasets=("kodak24", "mcmaster18"),

@@ -73,6 +73,18 @@ class Settings:
         if self.steps < 0 or self.batch < 1 or self.lr <= 0 or not 0 <= self.ema < 1 or self.fits < 1:
             raise ValueError(f"steps >= 0, batch >= 1, fits >= 1 and lr > 0 needed, got {self}")
 
+    def describe_lr(self) -> str:
+        """The learning rate and its schedule, in words.
+
+        >>> PAPER.describe_lr(), FAST.describe_lr()
+        ('lr 0.001 halved every 1000 steps', 'lr 0.003 with cosine decay to 0')
+        """
+        if self.schedule == "cosine":
+            return f"lr {self.lr:g} with cosine decay to 0"
+        if self.lr_gamma == 0.5:
+            return f"lr {self.lr:g} halved every {self.lr_step} steps"
+        return f"lr {self.lr:g}, StepLR({self.lr_step}, {self.lr_gamma:g})"
+
     def describe(self) -> str:
         """One line: what a fit with these settings does.
 
@@ -81,9 +93,7 @@ class Settings:
         """
         where = (f"{self.batch} random {self.crop}x{self.crop} crop{'s' if self.batch > 1 else ''} per step"
                  if self.crop else "the whole image")
-        lr = (f"Adam lr {self.lr:g} halved every {self.lr_step} steps" if self.schedule == "step" and
-              self.lr_gamma == 0.5 else f"Adam lr {self.lr:g}, StepLR({self.lr_step}, {self.lr_gamma:g})"
-              if self.schedule == "step" else f"Adam lr {self.lr:g} with cosine decay to 0")
+        lr = f"Adam {self.describe_lr()}"
         extra = (f", weights averaged (EMA {self.ema:g})" if self.ema else "") + (
             f", input centred (-{self.offset:g})" if self.offset else "") + (
             f", {self.threads} thread(s) for the steps" if self.threads else "")
