@@ -776,6 +776,8 @@ def facts_noise2noise(facts: Facts | None = None) -> dict:
         n2c_bsd=ours("n2c", "bsd300_test"), n2c_bsd_claim=ours("n2c", "bsd300_test", column="claim_psnr_db"),
         red30_ahead=span(red30_ahead),
         val_above=val["n2n"].iloc[-1] - ours("n2n", "kodak24"),
+        bernoulli_val_above=(f.curve(f"{P}/n2n_bernoulli_cpu_seed0").iloc[-1]
+                             - f.psnr(P, "n2n", "kodak24", param="p=0.5")),
         n2n_val_mid=val["n2n"].loc[12500], n2n_val_flat=flat["n2n"].iloc[-1],
         n2c_val_mid=val["n2c"].loc[12500], n2c_val_flat=flat["n2c"].iloc[-1],
         flat_step=f"{flat['n2n'].index[-1]:,}",
