@@ -354,11 +354,42 @@ def _verdict(comparison, table: pd.DataFrame, paper: str, noise: str, param: str
     return f"{comparison}: {verdict}, {ours:+.2f} dB{paper_says}{budget}"
 
 
+def paired_difference(run_a: str, run_b: str, dataset: str, results_dir=None) -> tuple[float, float, int]:
+    """Mean per-image PSNR difference a − b on ``dataset`` between two run folders scored under one protocol,
+    its 95 % half-width and the number of images: ``(mean, half_width, n)``, NaNs when either has no
+    ``per_image.csv``.
+
+    The protocol seeds each (image, repeat), so both runs saw the same noisy images and the difference is
+    paired by image; an image's repeats are averaged first (they are not independent images), so the interval
+    is over images (:func:`repro.metrics.mean_ci95`).
+    """
+    from .evaluate import read_per_image
+    from .metrics import mean_ci95
+
+    root = Path(results_dir or runs.default_results_dir())
+    paths = [root / run / "per_image.csv" for run in (run_a, run_b)]
+    if not all(path.exists() for path in paths):
+        return float("nan"), float("nan"), 0
+    a, b = (_image_means(read_per_image(path), dataset) for path in paths)
+    both = (a - b).dropna()
+    if len(both) < 2:
+        return float("nan"), float("nan"), len(both)
+    mean, half = mean_ci95(both.values)
+    return mean, half, len(both)
+
+
+def _image_means(per_image: pd.DataFrame, dataset: str) -> pd.Series:
+    """PSNR per image of ``dataset``, its repeats averaged."""
+    return per_image[per_image["dataset"] == dataset].groupby("image")["psnr_db"].mean()
+
+
 def comparisons_table(paper: str, comparisons, noise: str, param: str, table: str, results_dir=None) -> pd.DataFrame:
     """A paper's comparisons (:class:`repro.papers.Comparison`) in one noise setting, per data set of its
     protocol: ours (``a`` at our largest complete budget against ``b`` under the same protocol, as
-    :func:`headline_table`), the paper's margin read from its table ``table`` alone (both numbers from the
-    same table, never a README beside it), and whether ours bears the comparison out.
+    :func:`headline_table`) with the 95 % interval of the difference paired by image
+    (:func:`paired_difference`), the paper's margin read from its table ``table`` alone (both numbers from the
+    same table, never a README beside it), and whether ours bears the comparison out (the verdict reads the
+    mean difference, as the paper's table does; the interval says how far chance could move it).
     """
     summary, claims = summary_table(results_dir), load_claims(results_dir)
     own = claims[(claims["paper"] == paper) & (claims["table"] == table) & (claims["noise"] == noise)
@@ -375,8 +406,10 @@ def comparisons_table(paper: str, comparisons, noise: str, param: str, table: st
             psnr_b = b["psnr_db"] if b is not None else float("nan")
             budgets_used = [] if a is None else [a["budget"]] if b is None else [a["budget"], b["budget"]]
             verdict = "not run" if b is None else "holds" if comparison.holds(psnr_a - psnr_b) else "does not hold"
+            half = paired_difference(a["run"], b["run"], dataset, results_dir)[1] if b is not None else float("nan")
             rows.append({"comparison": str(comparison), "dataset": dataset, "a (dB)": psnr_a, "b (dB)": psnr_b,
-                         "ours a − b (dB)": psnr_a - psnr_b, f"{table} a − b (dB)": paper_margin,
+                         "ours a − b (dB)": psnr_a - psnr_b, "± 95% paired (dB)": half,
+                         f"{table} a − b (dB)": paper_margin,
                          "budget": " / ".join(dict.fromkeys(budgets_used)), "verdict": verdict})
     return pd.DataFrame(rows)
 
@@ -778,6 +811,7 @@ def facts_noise2noise(facts: Facts | None = None) -> dict:
         val_above=val["n2n"].iloc[-1] - ours("n2n", "kodak24"),
         bernoulli_val_above=(f.curve(f"{P}/n2n_bernoulli_cpu_seed0").iloc[-1]
                              - f.psnr(P, "n2n", "kodak24", param="p=0.5")),
+        **_bernoulli_facts(f, P),
         n2n_val_mid=val["n2n"].loc[12500], n2n_val_flat=flat["n2n"].iloc[-1],
         n2c_val_mid=val["n2c"].loc[12500], n2c_val_flat=flat["n2c"].iloc[-1],
         flat_step=f"{flat['n2n'].index[-1]:,}",
@@ -785,6 +819,25 @@ def facts_noise2noise(facts: Facts | None = None) -> dict:
         red30_kodak=listing([f.claim(P, m, "kodak24", table="Table 1") for m in ("n2c", "n2n")]),
         readme_kodak=f.claim(P, "n2n", "kodak24"), readme_bsd=f.claim(P, "n2n", "bsd300_test"),
         bm3d_claims=listing([f.claim(P, "bm3d", d) for d in SETS_N2N]),
+    )
+
+
+def _bernoulli_facts(f: Facts, P: str) -> dict:
+    """The Bernoulli p = 0.5 comparison in prose: by how much N2C is ahead of N2N on each set (with the paired
+    interval), where the comparison holds, and each method's shortfall against Table 1."""
+    table = comparisons_table(P, [papers.get(P).comparison], "bernoulli", "p=0.5", "Table 1", f.root)
+    names = {"kodak24": "Kodak", "bsd300_test": "BSD300", "set14": "Set14"}
+    held = [names[d] for d in table.loc[table.verdict == "holds", "dataset"]]
+    missed = [names[d] for d in table.loc[table.verdict == "does not hold", "dataset"]]
+    shortfall = {m: [f.claim(P, m, d, param="p=0.5", table="Table 1") - f.psnr(P, m, d, param="p=0.5")
+                     for d in SETS_N2N] for m in ("n2n", "n2c")}
+    return dict(
+        bernoulli_n2c_ahead=listing(-table["ours a − b (dB)"]),
+        bernoulli_ci=listing(table["± 95% paired (dB)"]),
+        bernoulli_paper_n2n_ahead=listing(table["Table 1 a − b (dB)"]),
+        bernoulli_verdict=(f"holds on {' and '.join(held) or 'no set'}"
+                           + (f", not on {' and '.join(missed)}" if missed else "")),
+        bernoulli_n2n_short=listing(shortfall["n2n"]), bernoulli_n2c_short=listing(shortfall["n2c"]),
     )
 
 

@@ -282,6 +282,23 @@ def test_a_comparison_table_reads_the_papers_margin_from_one_table_and_says_what
     assert list(table.reset_index().dataset.unique()) == ["kodak24", "bsd300_test", "set14"]  # the protocol's sets
 
 
+def test_a_comparison_is_paired_by_image_with_the_repeats_averaged_first(tmp_path):
+    rng = np.random.default_rng(0)
+    base = rng.normal(30, 2, size=8)  # images differ a lot, the methods by a little: only pairing sees it
+    lift = rng.normal(0.2, 0.05, size=8)
+    for name, psnr in (("a_smoke", base + lift), ("b_smoke", base)):
+        run = make_run(tmp_path, "ssdn", name, 0.0, protocol="ssdn")
+        rows = [{"dataset": "kodak24", "image": f"im{i}", "repeat": r, "psnr_db": p + (0.3 if r else -0.3),
+                 "seconds": 0.1} for i, p in enumerate(psnr) for r in (0, 1)]
+        pd.DataFrame(rows).to_csv(run.per_image_csv, index=False)
+    mean, half, n = report.paired_difference("ssdn/a_smoke", "ssdn/b_smoke", "kodak24", tmp_path)
+    assert n == 8  # images, not image × repeat rows
+    assert mean == pytest.approx(lift.mean())
+    assert half == pytest.approx(1.96 * lift.std(ddof=1) / np.sqrt(8))
+    assert half < 1.96 * np.std(base + lift, ddof=1) / np.sqrt(8) / 10  # far narrower than unpaired
+    assert all(np.isnan(v) for v in report.paired_difference("ssdn/a_smoke", "ssdn/none", "kodak24", tmp_path)[:2])
+
+
 # ------------------------------------------------------------------ figures: nothing cut at the edges
 def _cut_at_the_edge(fig: Figure) -> list[str]:
     """Titles (axes and figure) drawn partly outside the canvas when saved *without* a tight bounding box."""
