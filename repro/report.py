@@ -775,6 +775,7 @@ def glue(**values) -> dict:
 # chapter hands to glue(**...) and quotes with {glue:text}`name:format`. tests/test_report.py runs each one on
 # the committed results.
 SETS_N2N = ["kodak24", "bsd300_test", "set14"]
+SET_NAMES = {"kodak24": "Kodak", "bsd300_test": "BSD300", "set14": "Set14"}  # as the prose names them
 NOISY_DB_SIGMA25 = 20 * math.log10(255 / 25)  # PSNR of the noisy input at σ = 25 (peak 255), an identity
 
 
@@ -827,9 +828,8 @@ def _bernoulli_facts(f: Facts, P: str) -> dict:
     (with the paired interval), against Table 1's order; where the comparison holds; each method's shortfall
     against Table 1."""
     table = comparisons_table(P, [papers.get(P).comparison], "bernoulli", "p=0.5", "Table 1", f.root)
-    names = {"kodak24": "Kodak", "bsd300_test": "BSD300", "set14": "Set14"}
-    held = [names[d] for d in table.loc[table.verdict == "holds", "dataset"]]
-    missed = [names[d] for d in table.loc[table.verdict == "does not hold", "dataset"]]
+    held = [SET_NAMES[d] for d in table.loc[table.verdict == "holds", "dataset"]]
+    missed = [SET_NAMES[d] for d in table.loc[table.verdict == "does not hold", "dataset"]]
     shortfall = {m: [f.claim(P, m, d, param="p=0.5", table="Table 1") - f.psnr(P, m, d, param="p=0.5")
                      for d in SETS_N2N] for m in ("n2n", "n2c")}
     ours, paper_ahead = table["ours a − b (dB)"], bool((table["Table 1 a − b (dB)"] > 0).all())
@@ -870,7 +870,6 @@ def facts_ssdn(facts: Facts | None = None) -> dict:
     unknown_minus_known = each(lambda d: ours("ssdn_unknown_sigma", d) - ours("ssdn", d))
     ci = [ours(m, d, column="ci95_db") for m in ("ssdn", "ssdn_unknown_sigma") for d in SETS_N2N]
     tie = max(abs(v) for v in unknown_minus_known) < min(ci)
-    names = {"kodak24": "Kodak", "bsd300_test": "BSD300", "set14": "Set14"}
     paper_known_minus_unknown = each(lambda d: f.claim(P, "ssdn", d, table="Table 1")
                                      - f.claim(P, "ssdn_unknown_sigma", d, table="Table 1"))
     mu_margin = each(lambda d: ours("ssdn_unknown_sigma", d) - ours("ssdn_mu", d))
@@ -900,7 +899,7 @@ def facts_ssdn(facts: Facts | None = None) -> dict:
         paper_known_ahead=span(paper_known_minus_unknown),
         tie_verdict="a tie" if tie else "not a tie",
         tie_inside="inside" if tie else "not all inside",
-        tie_margins=", ".join(f"{margin(v, 3)} on {names[d]}" for v, d in zip(unknown_minus_known, SETS_N2N)),
+        tie_margins=", ".join(f"{margin(v, 3)} on {SET_NAMES[d]}" for v, d in zip(unknown_minus_known, SETS_N2N)),
         ci_span=span(ci, 1), paper_known_margins=listing(paper_known_minus_unknown),
         tie_consequence=("The strict “≥” is therefore not resolved at this precision either way." if tie else
                          "At this precision the order of the two is resolved."),
